@@ -1,0 +1,1 @@
+"""The control plane: settings, database, worker, scheduler, audit, reports and the CLI."""

@@ -1,0 +1,85 @@
+"""Settings from `RPA_*` environment variables and an optional YAML file.
+
+Precedence, highest first: environment, the file named by `RPA_SETTINGS_FILE`
+(or `rpa.yaml` in the working directory), the defaults below. The default
+database is a SQLite file in the data directory, so a fresh machine needs
+nothing but this package.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+
+def default_data_dir() -> Path:
+    """`$XDG_DATA_HOME/rpa`, else `~/.local/share/rpa`."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "rpa"
+
+
+def settings_file() -> Path | None:
+    named = os.environ.get("RPA_SETTINGS_FILE")
+    if named:
+        return Path(named)
+    local = Path("rpa.yaml")
+    return local if local.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Everything the orchestrator reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="RPA_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir,
+                           description="where the database, evidence and keys live")
+    database_url: str | None = Field(
+        default=None, description="sqlite:///PATH or postgresql+psycopg://USER@HOST/DB; "
+        "default: a SQLite file in the data directory")
+    processes_dir: Path = Field(default=Path("config/processes"),
+                                description="where `rpa process register --all` looks")
+    timezone: str = "Europe/Oslo"
+    fte_hours_per_year: float = 1695.0
+    secret_key: SecretStr | None = None
+    browser_path: str | None = None
+    browser_ws: str | None = None
+    log_format: str = Field(default="auto", description="auto, json or console")
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[Any] = [init_settings, env_settings]
+        path = settings_file()
+        if path is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    @property
+    def db_url(self) -> str:
+        """The database URL in force: the configured one or the default SQLite file."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'rpa.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.data_dir / "evidence"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings as the environment and file give them, with explicit overrides."""
+    return Settings(**overrides)

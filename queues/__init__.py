@@ -1,0 +1,40 @@
+"""Work items: models, the state machine, and the store on SQLite and PostgreSQL.
+
+This package knows nothing of the orchestrator: it is the queue, usable alone.
+"""
+
+from __future__ import annotations
+
+from queues.errors import (
+    IllegalTransition,
+    ItemNotFound,
+    LeaseLost,
+    PayloadInvalid,
+    QueueError,
+    QueueNotFound,
+    StoreError,
+    StoreUnavailable,
+)
+from queues.models import ClaimedItem, EnqueueResult, ItemFilter, ItemView, NewItem, ProcessSpec
+from queues.retry import RetryDecision, RetryPolicy
+from queues.states import Outcome, Priority, Status
+from queues.store import Store
+
+__all__ = [
+    "ClaimedItem", "EnqueueResult", "IllegalTransition", "ItemFilter", "ItemNotFound",
+    "ItemView", "LeaseLost", "NewItem", "Outcome", "PayloadInvalid", "Priority",
+    "ProcessSpec", "QueueError", "QueueNotFound", "RetryDecision", "RetryPolicy", "Status",
+    "Store", "StoreError", "StoreUnavailable", "open_store",
+]
+
+
+def open_store(url: str, *, writer: str | None = None) -> Store:
+    """The store for a database URL (sqlite:///... or postgresql+psycopg://...)."""
+    from queues.engine import make_engine
+
+    engine = make_engine(url)
+    if engine.dialect.name == "postgresql":
+        from queues.postgres_store import PostgresStore
+        return PostgresStore(engine, writer=writer)
+    from queues.sqlite_store import SqliteStore
+    return SqliteStore(engine, writer=writer)

@@ -1,0 +1,61 @@
+"""The store on PostgreSQL.
+
+A claim selects its candidates `FOR UPDATE SKIP LOCKED` inside the same
+statement that leases them, so concurrent claimers pass each other by instead
+of queueing on the same rows. Enqueues, retries and releases `NOTIFY` the
+channel `rpa_work`; idle workers `LISTEN` on a connection of their own and
+wake within milliseconds instead of polling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from queues.schema import work_items
+from queues.sql_operator import SqlStore
+
+CHANNEL = "rpa_work"
+
+
+class PostgresStore(SqlStore):
+    """PostgreSQL implementation: SKIP LOCKED claims, LISTEN/NOTIFY wake-ups."""
+
+    _listener: psycopg.Connection[Any] | None = None
+
+    def _claim_candidates(self, queue_id: int, now: float, limit: int) -> sa.Select[Any]:
+        return super()._claim_candidates(queue_id, now, limit).with_for_update(skip_locked=True)
+
+    def _expired_candidates(self, now: float) -> sa.Select[Any]:
+        return super()._expired_candidates(now).with_for_update(skip_locked=True)
+
+    def _insert_new(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
+        stmt = (pg_insert(work_items).on_conflict_do_nothing()
+                .returning(work_items.c.reference, work_items.c.id))
+        return {r.reference: r.id for r in conn.execute(stmt, rows)}
+
+    def _notify(self, conn: sa.Connection, queue_id: int) -> None:
+        conn.execute(sa.select(sa.func.pg_notify(CHANNEL, str(queue_id))))
+
+    def _listen(self) -> psycopg.Connection[Any]:
+        if self._listener is None or self._listener.closed:
+            url = self.engine.url.set(drivername="postgresql")
+            dsn = url.render_as_string(hide_password=False)
+            self._listener = psycopg.connect(dsn, autocommit=True)
+            self._listener.execute(f"LISTEN {CHANNEL}")
+        return self._listener
+
+    def wait_for_work(self, timeout: float) -> bool:
+        listener = self._listen()
+        for _ in listener.notifies(timeout=timeout, stop_after=1):
+            return True
+        return False
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        super().close()

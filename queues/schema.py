@@ -1,0 +1,198 @@
+"""The tables, as SQLModel classes over one metadata.
+
+Times are UTC epoch seconds in double-precision columns: they compare, index
+and round-trip identically on SQLite and PostgreSQL, with no dialect-specific
+date handling on the hot path. Listings turn them into datetimes for people.
+
+Statements on the hot path (claim, complete, fail) use these tables'
+`__table__` through SQLAlchemy Core; the SQLModel classes serve configuration,
+listings and reports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+# JSON that is jsonb on PostgreSQL (indexable, compact) and text on SQLite.
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+# 64-bit ids on PostgreSQL; SQLite needs INTEGER for its rowid alias.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+# Sorts after every real deadline (9999-12-31), so that "earliest deadline
+# first, items without one last" is a plain ascending index on both engines.
+NO_DEADLINE = 253402300799.0
+
+# Literal predicates (not bound parameters) so that PostgreSQL can match them to
+# the partial indexes below even in a prepared statement's generic plan.
+CLAIMABLE_SQL = sa.text("status IN ('new', 'retry_scheduled')")
+IN_PROGRESS_SQL = sa.text("status = 'in_progress'")
+OPEN_SQL = sa.text("status IN ('new', 'retry_scheduled', 'in_progress')")
+
+
+class ProcessRow(SQLModel, table=True):
+    """A registered process: who owns it, which bot runs it, how it retries."""
+
+    __tablename__ = "processes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False, unique=True))
+    owner: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    cost_centre: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    bot: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    description: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
+    manual_minutes_per_item: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    exception_minutes_per_item: float = Field(
+        default=0.0, sa_column=sa.Column(sa.Double, nullable=False, server_default="0")
+    )
+    max_attempts: int = Field(default=3)
+    backoff_seconds: float = Field(default=30.0, sa_column=sa.Column(sa.Double, nullable=False))
+    backoff_max_seconds: float = Field(
+        default=3600.0, sa_column=sa.Column(sa.Double, nullable=False)
+    )
+    lease_seconds: float = Field(default=300.0, sa_column=sa.Column(sa.Double, nullable=False))
+    concurrency: int = Field(default=1)
+    default_priority: int = Field(default=1)
+    sla_minutes: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+    input_schema: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(JSONType))
+    definition: dict[str, Any] = Field(
+        default_factory=dict, sa_column=sa.Column(JSONType, nullable=False)
+    )
+    paused: bool = Field(default=False)
+    created_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    updated_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+
+
+class QueueRow(SQLModel, table=True):
+    """A queue of work items; each process has one, named after it by default."""
+
+    __tablename__ = "queues"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False, unique=True))
+    process_id: int = Field(foreign_key="processes.id", index=True)
+
+
+class WorkItemRow(SQLModel, table=True):
+    """One unit of work: a payload, its state, its lease and its last error."""
+
+    __tablename__ = "work_items"
+    __table_args__ = (
+        sa.UniqueConstraint("queue_id", "reference", name="uq_work_items_queue_reference"),
+        # The claim: highest priority, earliest deadline, oldest; only claimable rows.
+        sa.Index(
+            "ix_work_items_claim", "queue_id", sa.text("priority DESC"), "deadline_order", "id",
+            sqlite_where=CLAIMABLE_SQL, postgresql_where=CLAIMABLE_SQL,
+        ),
+        # Status counts and oldest-waiting per queue, answered from the index alone.
+        sa.Index("ix_work_items_queue_status_created", "queue_id", "status", "created_at"),
+        # Expired leases are found without scanning finished work.
+        sa.Index(
+            "ix_work_items_lease", "lease_expires_at",
+            sqlite_where=IN_PROGRESS_SQL, postgresql_where=IN_PROGRESS_SQL,
+        ),
+        # SLA at risk / broken among open items, without touching finished work.
+        sa.Index("ix_work_items_due", "queue_id", "due_at",
+                 sqlite_where=OPEN_SQL, postgresql_where=OPEN_SQL),
+        sa.Index("ix_work_items_updated", "updated_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    queue_id: int = Field(foreign_key="queues.id")
+    reference: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    payload: dict[str, Any] = Field(sa_column=sa.Column(JSONType, nullable=False))
+    priority: int = Field(default=1)
+    deadline: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+    deadline_order: float = Field(
+        default=NO_DEADLINE, sa_column=sa.Column(sa.Double, nullable=False)
+    )
+    due_at: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+    available_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    status: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
+    attempts: int = Field(default=0)
+    attempt_limit: int = Field(default=3)
+    lease_owner: str | None = Field(default=None, sa_column=sa.Column(sa.String(200)))
+    lease_expires_at: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+    attempt_started_at: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+    output: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(JSONType))
+    error_type: str | None = Field(default=None, sa_column=sa.Column(sa.String(200)))
+    error_code: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    error_message: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    created_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    updated_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    finished_at: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+
+
+class AttemptRow(SQLModel, table=True):
+    """One try at one item: who, when, how it ended, and the evidence."""
+
+    __tablename__ = "attempts"
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    item_id: int = Field(sa_column=sa.Column(BigId, nullable=False, index=True))
+    number: int
+    worker_id: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    started_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    ended_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    outcome: str = Field(sa_column=sa.Column(sa.String(30), nullable=False))
+    error_type: str | None = Field(default=None, sa_column=sa.Column(sa.String(200)))
+    error_code: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    error_message: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    evidence: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(JSONType))
+
+
+class AuditChainRow(SQLModel, table=True):
+    """The head of one hash chain of audit events.
+
+    Each writer (a worker process, an operator's CLI) appends to its own chain,
+    so concurrent workers never queue behind a single global chain head; the
+    head and length stored here make a removed *last* row detectable too.
+    """
+
+    __tablename__ = "audit_chains"
+
+    id: int | None = Field(default=None, primary_key=True)
+    writer: str = Field(sa_column=sa.Column(sa.String(200), nullable=False, unique=True))
+    created_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    head_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    length: int = Field(default=0)
+
+
+class AuditEventRow(SQLModel, table=True):
+    """One thing that happened, hash-chained to the previous event of its chain."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        sa.UniqueConstraint("chain_id", "seq", name="uq_audit_events_chain_seq"),
+        sa.Index("ix_audit_events_ts", "ts"),
+        sa.Index("ix_audit_events_item", "item_id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    chain_id: int = Field(foreign_key="audit_chains.id")
+    seq: int
+    ts: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    actor: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    action: str = Field(sa_column=sa.Column(sa.String(50), nullable=False))
+    process: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    owner: str | None = Field(default=None, sa_column=sa.Column(sa.String(200)))
+    cost_centre: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    item_id: int | None = Field(default=None, sa_column=sa.Column(BigId))
+    freed_minutes: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+    robot_seconds: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+    # Canonical JSON text, hashed as stored: no engine may reorder or reformat it.
+    details: str = Field(default="{}", sa_column=sa.Column(sa.Text, nullable=False))
+    prev_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+
+
+metadata = SQLModel.metadata
+processes = ProcessRow.__table__  # type: ignore[attr-defined]
+queues_t = QueueRow.__table__  # type: ignore[attr-defined]
+work_items = WorkItemRow.__table__  # type: ignore[attr-defined]
+attempts_t = AttemptRow.__table__  # type: ignore[attr-defined]
+audit_chains = AuditChainRow.__table__  # type: ignore[attr-defined]
+audit_events = AuditEventRow.__table__  # type: ignore[attr-defined]

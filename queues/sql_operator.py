@@ -1,0 +1,174 @@
+"""The operator's side of the SQL store: retry, abandon, look, count, verify."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from queues import audit
+from queues.errors import ItemNotFound
+from queues.models import Attempt, ItemFilter, ItemView, QueueStatus
+from queues.schema import (
+    CLAIMABLE_SQL,
+    OPEN_SQL,
+    attempts_t,
+    audit_events,
+    processes,
+    queues_t,
+    work_items,
+)
+from queues.sql_store import SqlStoreCore
+from queues.states import ABANDONABLE, RETRYABLE_BY_OPERATOR, Status
+
+wi = work_items
+
+
+class SqlStore(SqlStoreCore):
+    """The complete SQL store; engines subclass it for their claim and wake-up."""
+
+    def _operate(self, item_ids: Sequence[int], allowed: frozenset[Status], action: str,
+                 actor: str, reason: str, values: dict[str, Any]) -> list[int]:
+        """Apply one operator action to the items in `allowed` states, audited per item."""
+        if not item_ids:
+            return []
+        now = self.clock()
+        with self._write(action) as conn:
+            rows = conn.execute(
+                sa.update(wi).where(wi.c.id.in_(list(item_ids)),
+                                    wi.c.status.in_([s.value for s in allowed]))
+                .values(updated_at=now, **values)
+                .returning(wi.c.id, wi.c.queue_id)
+            ).all()
+            events, queues = [], set()
+            for r in sorted(rows, key=lambda r: r.id):
+                snap = self.snapshots.by_queue(conn, r.queue_id)
+                events.append(self._event(snap, actor, action, now, item_id=r.id,
+                                          details={"reason": reason} if reason else {}))
+                queues.add(r.queue_id)
+            self._audit(conn, events)
+            if action == "item.retried":
+                for queue_id in queues:
+                    self._notify(conn, queue_id)
+        return sorted(r.id for r in rows)
+
+    def retry(self, item_ids: Sequence[int], *, actor: str, reason: str = "") -> list[int]:
+        # A fresh budget of the process's max attempts on top of those spent.
+        budget = (sa.select(processes.c.max_attempts)
+                  .join(queues_t, queues_t.c.process_id == processes.c.id)
+                  .where(queues_t.c.id == wi.c.queue_id).scalar_subquery())
+        return self._operate(item_ids, RETRYABLE_BY_OPERATOR, "item.retried", actor, reason, {
+            "status": Status.NEW.value, "available_at": self.clock(), "finished_at": None,
+            "attempt_limit": wi.c.attempts + budget,
+        })
+
+    def abandon(self, item_ids: Sequence[int], *, actor: str, reason: str) -> list[int]:
+        return self._operate(item_ids, ABANDONABLE, "item.abandoned", actor, reason, {
+            "status": Status.ABANDONED.value, "finished_at": self.clock(),
+            "error_message": reason or None,
+        })
+
+    # -- looking ------------------------------------------------------------------
+    def _item_select(self) -> sa.Select[Any]:
+        return (sa.select(wi, queues_t.c.name.label("queue_name"),
+                          processes.c.name.label("process_name"))
+                .join(queues_t, queues_t.c.id == wi.c.queue_id)
+                .join(processes, processes.c.id == queues_t.c.process_id))
+
+    @staticmethod
+    def _view(row: sa.RowMapping, history: tuple[Attempt, ...] = ()) -> ItemView:
+        return ItemView(
+            id=row["id"], queue=row["queue_name"], process=row["process_name"],
+            reference=row["reference"], status=row["status"], priority=row["priority"],
+            attempts=row["attempts"], attempt_limit=row["attempt_limit"],
+            payload=row["payload"], output=row["output"], error_type=row["error_type"],
+            error_code=row["error_code"], error_message=row["error_message"],
+            deadline=row["deadline"], available_at=row["available_at"],
+            lease_owner=row["lease_owner"], lease_expires_at=row["lease_expires_at"],
+            created_at=row["created_at"], updated_at=row["updated_at"],
+            finished_at=row["finished_at"], history=history)
+
+    def get_item(self, item_id: int) -> ItemView:
+        with self._read("read an item") as conn:
+            row = conn.execute(self._item_select().where(wi.c.id == item_id)).mappings().first()
+            if row is None:
+                raise ItemNotFound(f"no work item {item_id}: see `rpa items list`")
+            tries = conn.execute(sa.select(attempts_t).where(attempts_t.c.item_id == item_id)
+                                 .order_by(attempts_t.c.id)).mappings().all()
+        history = tuple(Attempt(number=a["number"], worker_id=a["worker_id"],
+                                started_at=a["started_at"], ended_at=a["ended_at"],
+                                outcome=a["outcome"], error_type=a["error_type"],
+                                error_code=a["error_code"], error_message=a["error_message"],
+                                evidence=a["evidence"]) for a in tries)
+        return self._view(row, history)
+
+    def list_items(self, flt: ItemFilter) -> list[ItemView]:
+        stmt = self._item_select()
+        if flt.process:
+            with self._read("read a process") as conn:
+                stmt = stmt.where(wi.c.queue_id == self.snapshots.by_name(conn, flt.process)
+                                  .queue_id)
+        if flt.statuses:
+            stmt = stmt.where(wi.c.status.in_(list(flt.statuses)))
+        if flt.since is not None:
+            stmt = stmt.where(wi.c.updated_at >= flt.since)
+        if flt.error_code:
+            stmt = stmt.where(wi.c.error_code == flt.error_code)
+        stmt = stmt.order_by(wi.c.updated_at.desc(), wi.c.id.desc())
+        if flt.limit:
+            stmt = stmt.limit(flt.limit)
+        with self._read("list items") as conn:
+            return [self._view(r) for r in conn.execute(stmt).mappings().all()]
+
+    def queue_status(self, *, now: float | None = None,
+                     risk_window_seconds: float = 3600.0) -> list[QueueStatus]:
+        now = self.clock() if now is None else now
+        with self._read("count items") as conn:
+            counts: dict[int, dict[str, int]] = {}
+            for r in conn.execute(sa.select(wi.c.queue_id, wi.c.status, sa.func.count())
+                                  .group_by(wi.c.queue_id, wi.c.status)):
+                counts.setdefault(r[0], {})[r[1]] = r[2]
+            oldest: dict[int, float] = {
+                r[0]: r[1] for r in conn.execute(
+                    sa.select(wi.c.queue_id, sa.func.min(wi.c.created_at))
+                    .where(CLAIMABLE_SQL).group_by(wi.c.queue_id))}
+            risk: dict[int, tuple[int, int]] = {}
+            for r in conn.execute(
+                sa.select(wi.c.queue_id,
+                          sa.func.sum(sa.case((wi.c.due_at < now, 1), else_=0)),
+                          sa.func.sum(sa.case((wi.c.due_at >= now, 1), else_=0)))
+                .where(OPEN_SQL, wi.c.due_at < now + risk_window_seconds)
+                .group_by(wi.c.queue_id)):
+                risk[r[0]] = (int(r[1] or 0), int(r[2] or 0))
+            queues = conn.execute(
+                sa.select(queues_t.c.id, queues_t.c.name, processes.c.name.label("process"),
+                          processes.c.paused)
+                .join(processes, processes.c.id == queues_t.c.process_id)
+                .order_by(queues_t.c.name)).all()
+        return [QueueStatus(queue=q.name, process=q.process, paused=q.paused,
+                            counts=counts.get(q.id, {}), oldest_waiting_at=oldest.get(q.id),
+                            breached=risk.get(q.id, (0, 0))[0],
+                            at_risk=risk.get(q.id, (0, 0))[1]) for q in queues]
+
+    # -- audit -------------------------------------------------------------------------
+    def verify_audit(self) -> audit.VerifyResult:
+        with self._read("verify the audit log") as conn:
+            return audit.verify(conn)
+
+    def audit_events(self, *, limit: int = 50, item_id: int | None = None,
+                     process: str | None = None, action: str | None = None,
+                     since: float | None = None) -> list[dict[str, Any]]:
+        """Latest events first, filtered; rows as plain dicts."""
+        ae = audit_events
+        stmt = sa.select(ae).order_by(ae.c.ts.desc(), ae.c.id.desc()).limit(limit)
+        if item_id is not None:
+            stmt = stmt.where(ae.c.item_id == item_id)
+        if process:
+            stmt = stmt.where(ae.c.process == process)
+        if action:
+            stmt = stmt.where(ae.c.action.like(action.replace("*", "%")))
+        if since is not None:
+            stmt = stmt.where(ae.c.ts >= since)
+        with self._read("list audit events") as conn:
+            return [dict(r) for r in conn.execute(stmt).mappings().all()]

@@ -1,0 +1,53 @@
+"""The store on a SQLite file.
+
+A claim is one short `BEGIN IMMEDIATE` transaction: it holds SQLite's single
+write lock while it picks and updates rows, so no two claimers can take the
+same item and no row-level locking is needed.
+
+Idle workers poll `PRAGMA data_version`, which changes when another connection
+commits: a cheap read of shared memory in WAL mode, not a query of the queue.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from queues.schema import work_items
+from queues.sql_operator import SqlStore
+
+WAKE_POLL_SECONDS = 0.005
+
+
+class SqliteStore(SqlStore):
+    """SQLite implementation: single-writer claims, data_version wake-ups."""
+
+    _watch: sa.Connection | None = None
+
+    def _insert_new(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
+        stmt = (sqlite_insert(work_items).on_conflict_do_nothing()
+                .returning(work_items.c.reference, work_items.c.id))
+        return {r.reference: r.id for r in conn.execute(stmt, rows)}
+
+    def _data_version(self) -> int:
+        if self._watch is None:
+            self._watch = self.engine.connect()
+        return int(self._watch.exec_driver_sql("PRAGMA data_version").scalar_one())
+
+    def wait_for_work(self, timeout: float) -> bool:
+        start = self._data_version()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            time.sleep(WAKE_POLL_SECONDS)
+            if self._data_version() != start:
+                return True
+        return False
+
+    def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+        super().close()
