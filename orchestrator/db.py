@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -53,3 +54,18 @@ def open_sql_store(settings: Settings, *, writer: str | None = None) -> SqlStore
     store = open_store(settings.db_url, writer=writer)
     assert isinstance(store, SqlStore)
     return store
+
+
+def ensure_current(settings: Settings) -> None:
+    """Fail with a clear hint when the database is missing or behind this version."""
+    from orchestrator.errors import UsageError
+    where = settings.safe_db_url
+    sqlite_file = sa.make_url(settings.db_url).database if settings.is_sqlite else None
+    if sqlite_file and not Path(sqlite_file).exists():
+        raise UsageError(f"no database at {where}: run `rpa init` first")
+    current, head = current_revision(settings.db_url)
+    if current is None:
+        raise UsageError(f"the database at {where} is not initialised: run `rpa init`")
+    if current != head:
+        raise UsageError(f"the database schema is at {current}, this version needs {head}: "
+                         "run `rpa db upgrade`")

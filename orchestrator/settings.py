@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir / 'rpa.db'}"
 
     @property
+    def safe_db_url(self) -> str:
+        """The URL with any password masked: the only form that may be printed or logged."""
+        from sqlalchemy import make_url
+        return make_url(self.db_url).render_as_string(hide_password=True)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.db_url.startswith("sqlite")
 

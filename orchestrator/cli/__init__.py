@@ -1,0 +1,76 @@
+"""The `rpa` command: Typer commands over the store, Rich output, meaningful exit codes.
+
+Exit codes: 0 ok, 1 a check failed or the database failed, 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from orchestrator.cli import common
+from orchestrator.cli.audit_cmd import audit_app
+from orchestrator.cli.items_cmd import enqueue, items_app
+from orchestrator.cli.process_cmd import process_app
+from orchestrator.cli.setup_cmd import db_app, init
+from orchestrator.cli.status_cmd import status
+from orchestrator.errors import RpaError
+from queues import errors as qerr
+
+app = typer.Typer(
+    name="rpa", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="RPA orchestrator: queues of work items, bots that do them, an audit log that "
+         "tells what they freed and cost.",
+)
+app.command()(init)
+app.command()(enqueue)
+app.command()(status)
+app.add_typer(db_app, name="db")
+app.add_typer(process_app, name="process")
+app.add_typer(items_app, name="items")
+app.add_typer(audit_app, name="audit")
+
+
+@app.callback()
+def _setup() -> None:
+    from orchestrator.logs import configure
+    common.STATE.reset()
+    configure(common.STATE.settings.log_format)
+
+
+# Queue errors that blame the input (exit 2) rather than the system (exit 1).
+INPUT_ERRORS = (qerr.QueueNotFound, qerr.ItemNotFound, qerr.PayloadInvalid,
+                qerr.IllegalTransition)
+
+
+def _fail(message: str, code: int) -> int:
+    common.err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    return code
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code instead of exiting (tests call this)."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except click.exceptions.Abort:
+        return _fail("aborted", 1)
+    except click.exceptions.ClickException as err:
+        err.show()
+        return err.exit_code
+    except RpaError as err:
+        return _fail(str(err), err.exit_code)
+    except INPUT_ERRORS as err:
+        return _fail(str(err), 2)
+    except qerr.QueueError as err:
+        return _fail(str(err), 1)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    finally:
+        common.STATE.reset()
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,78 @@
+"""What every command shares: the console, settings, the store, JSON output."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.settings import Settings, load_settings
+from queues.sql_operator import SqlStore
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+STATUS_STYLE = {
+    "new": "cyan", "in_progress": "blue", "done": "green", "business_failed": "yellow",
+    "retry_scheduled": "magenta", "dead": "bold red", "abandoned": "dim",
+}
+
+
+def make_table(title: str | None = None, **kwargs: object) -> Table:
+    """A table that fits 80 columns: a rule under the header, no vertical borders."""
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                 **kwargs)  # type: ignore[arg-type]
+
+
+def styled_status(status: str) -> str:
+    return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+
+
+def actor() -> str:
+    """Who a CLI action is audited as."""
+    try:
+        return f"user:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "user:unknown"
+
+
+class State:
+    """Settings and a store opened on first use, shared by the commands of one run."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._store: SqlStore | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    @property
+    def store(self) -> SqlStore:
+        if self._store is None:
+            from orchestrator.db import ensure_current, open_sql_store
+            ensure_current(self.settings)
+            self._store = open_sql_store(self.settings, writer=f"cli:{actor()}")
+        return self._store
+
+    def reset(self) -> None:
+        """Forget settings and close the store: the next command reads them afresh."""
+        if self._store is not None:
+            self._store.close()
+        self._store = None
+        self._settings = None
+
+
+STATE = State()
+
+
+def print_json(value: Any) -> None:
+    """Machine-readable output: plain JSON on stdout, never wrapped or coloured."""
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")

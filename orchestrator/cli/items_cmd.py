@@ -1,0 +1,235 @@
+"""`rpa enqueue` and `rpa items ...`: add, list, inspect, retry and abandon work items."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from orchestrator.cli.common import STATE, actor, console, make_table, print_json, styled_status
+from orchestrator.durations import format_age, format_time, parse_duration, parse_instant
+from orchestrator.errors import InputFileError, UsageError
+from orchestrator.item_files import read_items
+from queues import ItemFilter, NewItem, Priority
+from queues.models import ItemView
+from queues.states import Status
+
+items_app = typer.Typer(help="Work items: list, show, retry, abandon.", no_args_is_help=True)
+PROGRESS_FROM = 2000  # items; smaller files finish before a bar is worth drawing
+
+
+def enqueue(
+    process: str = typer.Argument(..., help="the process whose queue gets the items"),
+    file: Path | None = typer.Option(None, "--file", "-f",
+                                     help="items from .csv, .json, .jsonl or .xlsx"),
+    data: str | None = typer.Option(None, "--data", "-d", help="one payload as JSON"),
+    reference: str | None = typer.Option(None, "--reference", "-r",
+                                         help="the reference of the --data item"),
+    priority: str | None = typer.Option(None, help="high, normal or low (for --data)"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Add work items; all are validated first, and a known reference is not added twice."""
+    store = STATE.store
+    info = store.get_process(process)
+    if (file is None) == (data is None):
+        raise UsageError("give either --file FILE or --data '{...}'")
+    if file is not None:
+        items = read_items(file, info.spec.input_schema, STATE.settings.timezone)
+    else:
+        items = [_data_item(str(data), reference, priority)]
+    if not items:
+        raise InputFileError(f"{file}: holds no items")
+    show_bar = len(items) >= PROGRESS_FROM and not json_out
+    with Progress(TextColumn("adding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, disable=not show_bar, transient=True) as bar:
+        task = bar.add_task("enqueue", total=len(items))
+        result = store.enqueue(process, items, actor=actor(),
+                               progress=lambda n: bar.advance(task, n))
+    if json_out:
+        print_json({"process": process, "added": len(result.added),
+                    "already_present": len(result.existing), "ids": result.added,
+                    "existing_ids": result.existing})
+        return
+    console.print(f"[green]✓[/] {process}: [bold]{len(result.added)}[/] added, "
+                  f"{len(result.existing)} already present")
+
+
+def _data_item(data: str, reference: str | None, priority: str | None) -> NewItem:
+    try:
+        payload = json.loads(data)
+    except json.JSONDecodeError as err:
+        raise UsageError(f"--data is not valid JSON: {err.msg} at column {err.colno}") from None
+    if not isinstance(payload, dict):
+        raise UsageError("--data must be a JSON object, e.g. '{\"invoice\": \"F-1001\"}'")
+    ref = reference or payload.pop("reference", None)
+    if not ref:
+        raise UsageError("give the item a --reference (or a \"reference\" key in --data)")
+    try:
+        prio = Priority.parse(priority) if priority else None
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    return NewItem(reference=str(ref), payload=payload, priority=prio)
+
+
+def _item_json(item: ItemView) -> dict[str, Any]:
+    out = {k: v for k, v in item.__dict__.items() if k != "history"}
+    out["history"] = [a.__dict__ for a in item.history]
+    return out
+
+
+def _statuses(status: list[str]) -> tuple[str, ...]:
+    known = {s.value for s in Status}
+    for s in status:
+        if s not in known:
+            raise UsageError(f"unknown status {s!r}: use one of {', '.join(sorted(known))}")
+    return tuple(status)
+
+
+@items_app.command("list")
+def list_(
+    process: str | None = typer.Option(None, "--process", "-p"),
+    status: list[str] = typer.Option([], "--status", "-s", help="repeat for several"),
+    since: str | None = typer.Option(None, help="changed within, e.g. 1h, 2d"),
+    error_code: str | None = typer.Option(None, "--error-code"),
+    limit: int = typer.Option(50, help="at most this many, newest first"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Items, newest change first."""
+    try:
+        since_at = time.time() - parse_duration(since) if since else None
+    except ValueError as err:
+        raise UsageError(f"--since: {err}") from None
+    items = STATE.store.list_items(ItemFilter(process=process, statuses=_statuses(status),
+                                              since=since_at, error_code=error_code,
+                                              limit=limit))
+    if json_out:
+        print_json([_item_json(i) for i in items])
+        return
+    table = make_table(f"Work items ({len(items)})")
+    table.add_column("id", justify="right")
+    table.add_column("process")
+    table.add_column("reference", overflow="fold")
+    table.add_column("status")
+    table.add_column("try", justify="right")
+    table.add_column("changed", justify="right")
+    table.add_column("error", overflow="fold")
+    now = time.time()
+    for i in items:
+        table.add_row(str(i.id), i.process, i.reference, styled_status(i.status),
+                      f"{i.attempts}/{i.attempt_limit}", format_age(now - i.updated_at) + " ago",
+                      i.error_code or i.error_type or "")
+    console.print(table if items else "No items match.")
+
+
+@items_app.command("show")
+def show(item_id: int, json_out: bool = typer.Option(False, "--json")) -> None:
+    """One item: payload, output, every attempt with its error and evidence."""
+    item = STATE.store.get_item(item_id)
+    if json_out:
+        print_json(_item_json(item))
+        return
+    tz = STATE.settings.timezone
+    console.print(f"[bold]Item {item.id}[/]  {item.process} / {item.reference}  "
+                  f"{styled_status(item.status)}  attempt {item.attempts} of {item.attempt_limit}")
+    console.print(f"created {format_time(item.created_at, tz)}   "
+                  f"updated {format_time(item.updated_at, tz)}   "
+                  f"priority {Priority.NAME_OF.get(item.priority, item.priority)}"
+                  + (f"   deadline {format_time(item.deadline, tz)}" if item.deadline else ""))
+    if item.lease_owner:
+        console.print(f"held by {item.lease_owner} until {format_time(item.lease_expires_at, tz)}")
+    console.print("[bold]payload[/]", json.dumps(item.payload, ensure_ascii=False))
+    if item.output is not None:
+        console.print("[bold]output[/] ", json.dumps(item.output, ensure_ascii=False))
+    if item.error_message:
+        console.print(f"[bold]error[/]   [red]{item.error_type or ''} {item.error_code or ''}"
+                      f"[/] {item.error_message}")
+    if not item.history:
+        return
+    table = make_table("Attempts")
+    for col in ("#", "worker", "started", "took", "outcome", "error", "evidence"):
+        table.add_column(col, overflow="fold")
+    for a in item.history:
+        evidence = "\n".join(f"{k}: {v}" for k, v in (a.evidence or {}).items())
+        error = " ".join(x for x in (a.error_type, a.error_code, a.error_message) if x)
+        table.add_row(str(a.number), a.worker_id, format_time(a.started_at, tz),
+                      f"{a.ended_at - a.started_at:.2f}s", a.outcome, error, evidence)
+    console.print(table)
+
+
+def _selected(ids: list[int], process: str | None, status: list[str],
+              error_code: str | None) -> list[int]:
+    if ids and (process or status or error_code):
+        raise UsageError("give item ids, or --process/--status/--error-code, not both")
+    if ids:
+        return ids
+    if not (process or status or error_code):
+        raise UsageError("give item ids, or select with --process, --status, --error-code")
+    found = STATE.store.list_items(ItemFilter(process=process, statuses=_statuses(status),
+                                              error_code=error_code, limit=0))
+    return [i.id for i in found]
+
+
+def _confirm(verb: str, count: int, yes: bool) -> None:
+    if count and not yes and not typer.confirm(f"{verb} {count} item(s)?", default=False):
+        raise typer.Abort()
+
+
+@items_app.command("retry")
+def retry(
+    ids: list[int] = typer.Argument(None, help="item ids"),
+    process: str | None = typer.Option(None, "--process", "-p"),
+    status: list[str] = typer.Option([], "--status", "-s"),
+    error_code: str | None = typer.Option(None, "--error-code"),
+    reason: str = typer.Option("", help="why; kept in the audit log"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Put failed, dead or abandoned items back in the queue with fresh attempts."""
+    chosen = _selected(ids or [], process, status, error_code)
+    _confirm("Retry", len(chosen), yes or bool(ids) or json_out)
+    done = STATE.store.retry(chosen, actor=actor(), reason=reason)
+    _report("retried", chosen, done, json_out)
+
+
+@items_app.command("abandon")
+def abandon(
+    ids: list[int] = typer.Argument(None, help="item ids"),
+    reason: str = typer.Option(..., help="why; kept in the audit log"),
+    process: str | None = typer.Option(None, "--process", "-p"),
+    status: list[str] = typer.Option([], "--status", "-s"),
+    error_code: str | None = typer.Option(None, "--error-code"),
+    yes: bool = typer.Option(False, "--yes", "-y"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Give items up for good: nobody will try them again."""
+    chosen = _selected(ids or [], process, status, error_code)
+    _confirm("Abandon", len(chosen), yes or bool(ids) or json_out)
+    done = STATE.store.abandon(chosen, actor=actor(), reason=reason)
+    _report("abandoned", chosen, done, json_out)
+
+
+def _report(verb: str, chosen: list[int], done: list[int], json_out: bool) -> None:
+    skipped = sorted(set(chosen) - set(done))
+    if json_out:
+        print_json({verb: done, "skipped": skipped})
+    else:
+        console.print(f"[green]✓[/] {len(done)} item(s) {verb}")
+        if skipped:
+            console.print(f"[yellow]{len(skipped)} skipped[/] (not in a state that allows it "
+                          f"or unknown): {', '.join(map(str, skipped[:20]))}")
+    if skipped and not done:
+        raise typer.Exit(1)
+
+
+def parse_since(text: str | None, tz: str) -> float | None:
+    """`--since` as a duration back from now, or a date."""
+    if not text:
+        return None
+    try:
+        return time.time() - parse_duration(text)
+    except ValueError:
+        return parse_instant(text, tz)

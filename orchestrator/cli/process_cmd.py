@@ -1,0 +1,124 @@
+"""`rpa process ...`: register, list, show, pause and resume processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from orchestrator.cli.common import STATE, actor, console, make_table, print_json
+from orchestrator.errors import ConfigError
+from orchestrator.process_config import ProcessConfig, load_process, process_files
+from queues.models import ProcessInfo
+from queues.states import Priority
+
+process_app = typer.Typer(help="Processes: register from YAML, list, show, pause.",
+                          no_args_is_help=True)
+
+
+def _files(paths: list[Path]) -> list[Path]:
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = process_files(path)
+            if not found:
+                raise ConfigError(f"{path}: no *.yaml process files in this directory")
+            out.extend(found)
+        else:
+            out.append(path)
+    return out
+
+
+@process_app.command("register")
+def register(
+    paths: list[Path] = typer.Argument(..., help="process YAML files or directories"),
+    check: bool = typer.Option(False, "--check", help="validate only; change nothing"),
+) -> None:
+    """Validate process files and create or update them (all files or none)."""
+    configs: list[tuple[Path, ProcessConfig]] = [(p, load_process(p)) for p in _files(paths)]
+    names: dict[str, Path] = {}
+    for path, cfg in configs:
+        if cfg.name in names:
+            raise ConfigError(f"{path}: process name {cfg.name!r} is already used by "
+                              f"{names[cfg.name]}")
+        names[cfg.name] = path
+    specs = [(path, cfg.to_spec()) for path, cfg in configs]
+    if check:
+        for path, spec in specs:
+            console.print(f"[green]✓[/] {path}: {spec.name} is valid")
+        return
+    for path, spec in specs:
+        created = STATE.store.upsert_process(spec, actor=actor())
+        verb = "registered" if created else "updated"
+        console.print(f"[green]✓[/] {spec.name} {verb} [dim]({path})[/]")
+
+
+def _row(info: ProcessInfo) -> dict[str, object]:
+    spec = info.spec
+    return {
+        "name": spec.name, "owner": spec.owner, "cost_centre": spec.cost_centre,
+        "bot": spec.bot, "queue": spec.queue_name, "paused": info.paused,
+        "manual_minutes_per_item": spec.manual_minutes_per_item,
+        "exception_minutes_per_item": spec.exception_minutes_per_item,
+        "max_attempts": spec.retry.max_attempts, "backoff_seconds": spec.retry.backoff_seconds,
+        "concurrency": spec.concurrency, "lease_seconds": spec.lease_seconds,
+        "priority": Priority.NAME_OF.get(spec.default_priority, spec.default_priority),
+        "sla_minutes": spec.sla_minutes, "description": spec.description,
+        "input_schema": spec.input_schema,
+    }
+
+
+@process_app.command("list")
+def list_(json_out: bool = typer.Option(False, "--json")) -> None:
+    """All registered processes."""
+    infos = STATE.store.list_processes()
+    if json_out:
+        print_json([_row(i) for i in infos])
+        return
+    table = make_table("Processes")
+    table.add_column("process", no_wrap=True)
+    table.add_column("owner", overflow="fold")
+    table.add_column("min/item", justify="right")
+    table.add_column("tries", justify="right")
+    table.add_column("state")
+    for info in infos:
+        spec = info.spec
+        table.add_row(spec.name, spec.owner, f"{spec.manual_minutes_per_item:g}",
+                      str(spec.retry.max_attempts),
+                      "[yellow]paused[/]" if info.paused else "[green]active[/]")
+    console.print(table if infos else "No processes yet: rpa process register FILE.yaml")
+
+
+@process_app.command("show")
+def show(name: str, json_out: bool = typer.Option(False, "--json")) -> None:
+    """One process in full."""
+    row = _row(STATE.store.get_process(name))
+    if json_out:
+        print_json(row)
+        return
+    table = make_table(name, show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in row.items():
+        if key != "input_schema":
+            table.add_row(key, "-" if value is None or value == "" else str(value))
+    fields = (row["input_schema"] or {}).get("properties", {})  # type: ignore[attr-defined]
+    table.add_row("input fields", ", ".join(fields) or "(any payload)")
+    console.print(table)
+
+
+def _pause(name: str, paused: bool) -> None:
+    STATE.store.set_paused(name, paused, actor=actor())
+    console.print(f"[green]✓[/] {name} {'paused: it claims nothing' if paused else 'resumed'}")
+
+
+@process_app.command("pause")
+def pause(name: str) -> None:
+    """Stop a process from claiming work (items stay queued; audited)."""
+    _pause(name, True)
+
+
+@process_app.command("resume")
+def resume(name: str) -> None:
+    """Let a paused process claim work again (audited)."""
+    _pause(name, False)

@@ -1,0 +1,44 @@
+"""`rpa init` and `rpa db ...`: create the data directory and the schema."""
+
+from __future__ import annotations
+
+import typer
+
+from orchestrator import db
+from orchestrator.cli.common import STATE, console, print_json
+
+db_app = typer.Typer(help="Database schema: upgrade and inspect.", no_args_is_help=True)
+
+
+def init(json_out: bool = typer.Option(False, "--json", help="print the result as JSON")) -> None:
+    """Create the data directory and the database, and bring its schema up to date."""
+    settings = STATE.settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.evidence_dir.mkdir(parents=True, exist_ok=True)
+    revision = db.upgrade(settings.db_url)
+    from orchestrator.secrets import ensure_key_file
+    key_path = ensure_key_file(settings)
+    if json_out:
+        print_json({"data_dir": str(settings.data_dir), "database": settings.safe_db_url,
+                    "schema": revision, "key_file": str(key_path) if key_path else None})
+        return
+    console.print(f"[green]✓[/] data directory  {settings.data_dir}")
+    console.print(f"[green]✓[/] database        {settings.safe_db_url} (schema {revision})")
+    if key_path:
+        console.print(f"[green]✓[/] secret key      {key_path} (mode 0600)")
+    console.print("Next: [bold]rpa process register config/processes/*.yaml[/]")
+
+
+@db_app.command("upgrade")
+def upgrade(revision: str = typer.Argument("head", help="target revision")) -> None:
+    """Apply the schema migrations this version ships."""
+    now = db.upgrade(STATE.settings.db_url, revision)
+    console.print(f"[green]✓[/] schema at {now} ({STATE.settings.safe_db_url})")
+
+
+@db_app.command("current")
+def current() -> None:
+    """Show the schema revision in the database and the newest one shipped."""
+    have, head = db.current_revision(STATE.settings.db_url)
+    state = "[green]up to date[/]" if have == head else "[yellow]run `rpa db upgrade`[/]"
+    console.print(f"database {have or 'empty'}, newest {head}: {state}")

@@ -1,0 +1,53 @@
+"""`rpa status`: one row per queue, answered by SQL aggregation over indexes."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from orchestrator.cli.common import STATE, console, make_table, print_json
+from orchestrator.durations import format_age
+
+COLUMNS = (("new", "new", "cyan"), ("in_progress", "run", "blue"),
+           ("done", "done", "green"), ("business_failed", "biz", "yellow"),
+           ("retry_scheduled", "retry", "magenta"), ("dead", "dead", "red"))
+
+
+def status(
+    json_out: bool = typer.Option(False, "--json"),
+    risk_window: str = typer.Option("1h", help="flag items due within this time"),
+) -> None:
+    """Per queue: counts by state, oldest waiting item, SLA at risk and broken."""
+    from orchestrator.durations import parse_duration
+    now = time.time()
+    rows = STATE.store.queue_status(now=now, risk_window_seconds=parse_duration(risk_window))
+    if json_out:
+        print_json([{"queue": r.queue, "process": r.process, "paused": r.paused,
+                     "counts": {k: r.count(k) for k, _, _ in COLUMNS}
+                     | {"abandoned": r.count("abandoned")},
+                     "oldest_waiting_seconds": None if r.oldest_waiting_at is None
+                     else round(now - r.oldest_waiting_at, 1),
+                     "sla_at_risk": r.at_risk, "sla_broken": r.breached} for r in rows])
+        return
+    if not rows:
+        console.print("No queues yet: register a process with `rpa process register FILE`.")
+        return
+    table = make_table("Queues")
+    table.add_column("queue", no_wrap=True)
+    for _, label, _ in COLUMNS:
+        table.add_column(label, justify="right")
+    table.add_column("oldest", justify="right")
+    table.add_column("SLA", justify="right")
+    for r in rows:
+        cells = [f"[{style}]{r.count(key)}[/]" if r.count(key) else "[dim]0[/]"
+                 for key, _, style in COLUMNS]
+        sla = "[dim]-[/]"
+        if r.breached:
+            sla = f"[bold red]{r.breached} late[/]"
+        elif r.at_risk:
+            sla = f"[yellow]{r.at_risk} risk[/]"
+        name = r.queue + (" [yellow](paused)[/]" if r.paused else "")
+        age = format_age(now - r.oldest_waiting_at) if r.oldest_waiting_at else "-"
+        table.add_row(name, *cells, age, sla)
+    console.print(table)

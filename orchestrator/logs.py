@@ -1,0 +1,45 @@
+"""Logging: structlog events with context; JSON in production, pretty in a terminal.
+
+Secrets never reach a log line: a processor masks values of keys that name a
+secret (password, token, secret, credential, key), whatever the caller passed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+SECRET_WORDS = ("password", "passwd", "secret", "token", "credential", "api_key", "apikey")
+
+
+def mask_secrets(_logger: Any, _name: str, event: MutableMapping[str, Any]
+                 ) -> MutableMapping[str, Any]:
+    """Replace the value of any key that names a secret with `***`."""
+    for key in list(event):
+        if any(word in key.lower() for word in SECRET_WORDS):
+            event[key] = "***"
+    return event
+
+
+def configure(fmt: str = "auto", level: int = logging.INFO) -> None:
+    """Set up structlog once per process; `fmt` is auto, json or console."""
+    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    renderer: Any = (structlog.processors.JSONRenderer() if use_json
+                     else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            mask_secrets,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )

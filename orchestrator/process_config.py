@@ -1,0 +1,131 @@
+"""Process definitions in YAML: the model, its validation, and its spec for the store.
+
+A process file says who owns the work, which bot does it, what a person's
+minute is worth (`manual_minutes_per_item`) and how failures are retried.
+Unknown keys are errors, so a misspelt key is caught instead of ignored.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from orchestrator.durations import parse_duration
+from orchestrator.errors import ConfigError
+from orchestrator.yaml_errors import config_error, load_yaml
+from queues import Priority, ProcessSpec, RetryPolicy
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+class RetrySection(BaseModel):
+    """How application errors are retried (business exceptions never are)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_attempts: int = Field(default=3, ge=1, le=100)
+    backoff: float = Field(default=30.0, description="first wait; doubles each attempt")
+    backoff_max: float = Field(default=3600.0)
+
+    @field_validator("backoff", "backoff_max", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+
+class ProcessConfig(BaseModel):
+    """One process as its owner describes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="lower-case letters, digits and dashes")
+    description: str = ""
+    owner: str = Field(min_length=1, description="the unit / process owner credited")
+    cost_centre: str = Field(min_length=1)
+    bot: str = Field(min_length=1, description="a bot from `rpa bots list`")
+    queue: str | None = None
+    manual_minutes_per_item: float = Field(gt=0, le=10_000)
+    exception_minutes_per_item: float = Field(default=0.0, ge=0, le=10_000)
+    retry: RetrySection = Field(default_factory=RetrySection)
+    lease: float = Field(default=300.0, description="how long a claim holds without heartbeat")
+    concurrency: int = Field(default=1, ge=1, le=64)
+    priority: Literal["high", "normal", "low"] = "normal"
+    sla: float | None = Field(default=None, description="max time from enqueue to done")
+    input_schema: dict[str, Any] | None = None
+    input_model: str | None = Field(default=None, description="module:Class of a pydantic model")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME.match(value):
+            raise ValueError("use lower-case letters, digits and dashes, e.g. invoice-approval")
+        return value
+
+    @field_validator("cost_centre", mode="before")
+    @classmethod
+    def _cost_centre(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+    @field_validator("lease", "sla", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float | None:
+        return None if value is None else parse_duration(value)
+
+    @model_validator(mode="after")
+    def _schema(self) -> ProcessConfig:
+        if self.input_schema and self.input_model:
+            raise ValueError("give input_schema or input_model, not both")
+        if self.input_schema:
+            from queues.validation import validator_for
+            try:
+                validator_for(self.input_schema)
+            except Exception as err:
+                raise ValueError(f"input_schema is not a valid JSON Schema: {err}") from None
+        return self
+
+    def resolved_schema(self) -> dict[str, Any] | None:
+        """The JSON Schema payloads must satisfy, from `input_schema` or `input_model`."""
+        if self.input_model:
+            module, _, attr = self.input_model.partition(":")
+            try:
+                model = getattr(importlib.import_module(module), attr)
+                return model.model_json_schema()
+            except (ImportError, AttributeError, ValueError) as err:
+                raise ConfigError(f"input_model {self.input_model!r} cannot be loaded: {err}"
+                                  ) from None
+        return self.input_schema
+
+    def to_spec(self) -> ProcessSpec:
+        return ProcessSpec(
+            name=self.name, owner=self.owner, cost_centre=self.cost_centre, bot=self.bot,
+            description=self.description, manual_minutes_per_item=self.manual_minutes_per_item,
+            exception_minutes_per_item=self.exception_minutes_per_item,
+            retry=RetryPolicy(self.retry.max_attempts, self.retry.backoff,
+                              self.retry.backoff_max),
+            lease_seconds=self.lease, concurrency=self.concurrency,
+            default_priority=Priority.parse(self.priority),
+            sla_minutes=None if self.sla is None else self.sla / 60,
+            input_schema=self.resolved_schema(),
+            definition=self.model_dump(mode="json", exclude_none=True), queue=self.queue,
+        )
+
+
+def load_process(path: Path) -> ProcessConfig:
+    """Read and validate one process file; errors name the file, key, line and fix."""
+    data, node = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys (name:, owner:, bot:, ...), "
+                          f"found {type(data).__name__}")
+    try:
+        return ProcessConfig.model_validate(data)
+    except ValidationError as err:
+        raise config_error(path, node, err) from None
+
+
+def process_files(directory: Path) -> list[Path]:
+    """The process files in a directory, in name order."""
+    return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
