@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set up everything on a fresh machine: a virtualenv with the project and its
+# tools, and a Chromium for the bots (Debian's package where none is found).
+# Safe to run again: it only does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+echo "==> installing the project and its dev tools into .venv"
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[dev]"
+
+have_browser() {
+  [ -n "${RPA_BROWSER_PATH:-}" ] && [ -x "${RPA_BROWSER_PATH}" ] && return 0
+  for b in chromium chromium-browser google-chrome; do
+    command -v "$b" >/dev/null 2>&1 && return 0
+  done
+  return 1
+}
+if ! have_browser; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "==> installing Debian's chromium for the bots"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "!! no Chromium found: install one (apt-get install chromium) or set RPA_BROWSER_PATH" >&2
+  fi
+fi
+echo "==> ready: .venv/bin/rpa"
