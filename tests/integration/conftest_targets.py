@@ -11,10 +11,13 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from targets import TargetServer, start_invoice_portal, start_recruitment_portal
+from targets.invoice_portal import data as invoices
+from targets.recruitment_portal import data as applicants
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -82,8 +85,9 @@ def log_in(page: Page, base_url: str, username: str, password: str, path: str = 
 
 
 def value_of(page: Page, label: str) -> str:
-    """The value next to a ``<dt>`` label, found by role and accessible name only."""
-    return page.get_by_role("definition", name=label, exact=True).inner_text().strip()
+    """The value of a ``<dt>``/``<dd>`` pair, found by role and accessible name only."""
+    group = page.get_by_role("group", name=label, exact=True)
+    return group.get_by_role("definition").inner_text().strip()
 
 
 def csrf_token(page: Page) -> str:
@@ -96,3 +100,36 @@ def csrf_token(page: Page) -> str:
 def path_of(url: str) -> str:
     """The path and query of a URL, for assertions on redirects."""
     return re.sub(r"^https?://[^/]+", "", url)
+
+
+def statuses(server: TargetServer, path: str, count: int) -> list[int]:
+    """Status codes of ``count`` GETs, without following redirects."""
+    with httpx.Client(base_url=server.url) as client:
+        return [client.get(path).status_code for _ in range(count)]
+
+
+def first_invoice(expected: str) -> invoices.Invoice:
+    """The first default invoice with a given expected outcome."""
+    return next(i for i in invoices.generate_invoice_data().invoices if i.expected == expected)
+
+
+def fill_applicant(page: Page, person: applicants.Applicant, consent: bool = True) -> None:
+    """Fill the applicant form by visible labels only."""
+    page.get_by_label("Full name").fill(person.full_name)
+    page.get_by_label("National identity number").fill(person.national_id)
+    page.get_by_label("Email").fill(person.email)
+    page.get_by_label("Phone").fill(person.phone)
+    page.get_by_label("Position").select_option(person.position)
+    page.get_by_label("CV (PDF, max 2 MB)").set_input_files(
+        {"name": "cv.pdf", "mimeType": "application/pdf", "buffer": applicants.cv_for(person)}
+    )
+    page.get_by_label("I consent to the processing").set_checked(consent)
+
+
+def register(page: Page, base_url: str, person: applicants.Applicant) -> int:
+    """Submit the form for ``person``; return the status of the POST."""
+    page.goto(base_url + "/applicants/new")
+    fill_applicant(page, person)
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.get_by_role("button", name="Register applicant").click()
+    return posted.value.status

@@ -55,7 +55,7 @@ class QueueMachine(RuleBasedStateMachine):
         new = [NewItem(f"i{self.counter + k}", {"k": k}) for k in range(n)]
         self.counter += n
         result = self.store.enqueue("invoices", new, actor="user:p")
-        for ref, item_id in result.added.items():
+        for item_id in result.added.values():
             self.model[item_id] = Status.NEW
             self.attempts[item_id] = 0
             self.limit[item_id] = MAX_ATTEMPTS

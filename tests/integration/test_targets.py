@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import random
+import re
 import time
 from dataclasses import replace
 from datetime import date
@@ -31,17 +32,25 @@ from targets.recruitment_portal import data as applicants
 from targets.recruitment_portal.forms import EMAIL_PATTERN
 from targets.recruitment_portal.nin import birth_date, is_valid_nin, make_nin, nin_problem
 from targets.recruitment_portal.pdf import make_pdf
-from tests.integration.conftest_targets import (  # noqa: F401  (fixtures are used by name)
-    browser,
+from tests.integration import conftest_targets as fixtures
+from tests.integration.conftest_targets import (
     csrf_token,
-    invoice_portal,
+    fill_applicant,
+    first_invoice,
     log_in,
-    page,
     path_of,
-    playwright_driver,
-    recruitment_portal,
+    register,
+    statuses,
     value_of,
 )
+
+# The fixtures live in conftest_targets.py (tests/conftest.py is owned elsewhere);
+# binding them here lets pytest find them for this module only.
+playwright_driver = fixtures.playwright_driver
+browser = fixtures.browser
+page = fixtures.page
+invoice_portal = fixtures.invoice_portal
+recruitment_portal = fixtures.recruitment_portal
 
 # --------------------------------------------------------------------------- check digits
 
@@ -110,7 +119,8 @@ def test_invoice_data_matches_the_rules_in_any_order() -> None:
 def test_invoice_work_items(tmp_path: Path) -> None:
     """The CSV carries only reference, invoice number and expected outcome."""
     path = invoices.write_work_items(tmp_path / "items.csv")
-    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    with path.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
     assert tuple(rows[0]) == ("reference", "invoice_number", "expected")
     assert {r["invoice_number"]: r["expected"] for r in rows} == invoices.expected_outcomes()
     assert len({r["reference"] for r in rows}) == 300
@@ -135,7 +145,8 @@ def test_applicant_data_and_work_items(tmp_path: Path) -> None:
     nins = [a.national_id for a in people if a.expected == "register"]
     assert len(nins) > len(set(nins)), "someone should apply for two positions"
     path = applicants.write_work_items(tmp_path / "applicants.csv")
-    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    with path.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
     assert tuple(rows[0]) == applicants.WORK_ITEM_COLUMNS and len(rows) == 200
     assert {r["reference"]: r["expected"] for r in rows} == applicants.expected_outcomes()
     assert Path(rows[0]["cv_file"]).read_bytes().startswith(b"%PDF-1.4")
@@ -176,35 +187,29 @@ def test_control_endpoints(invoice_portal: TargetServer) -> None:
     assert response.status_code == 403
 
 
-def _statuses(server: TargetServer, path: str, count: int) -> list[int]:
-    """Status codes of ``count`` GETs, without following redirects."""
-    with httpx.Client(base_url=server.url) as client:
-        return [client.get(path).status_code for _ in range(count)]
-
-
 def test_injected_errors_follow_the_share_and_the_seed() -> None:
     """About 25 % of answers are 502/503, the same ones for the same seed; hooks never fail."""
     chaos = Misbehaviour(error_share=0.25, seed=42)
     with start_invoice_portal(count=5, misbehaviour=chaos) as one:
-        first = _statuses(one, "/login", 400)
+        first = statuses(one, "/login", 200)
         assert one.state()["injected_errors"] == sum(s in (502, 503) for s in first)
         one.misbehave(error_share=1.0)
-        assert set(_statuses(one, "/static/style.css", 5)) == {200}
-        assert set(_statuses(one, "/__control/state", 5)) == {200}
-        assert set(_statuses(one, "/login", 5)) <= {502, 503}
+        assert set(statuses(one, "/static/style.css", 5)) == {200}
+        assert set(statuses(one, "/__control/state", 5)) == {200}
+        assert set(statuses(one, "/login", 5)) <= {502, 503}
     with start_recruitment_portal(misbehaviour=chaos) as two:
-        assert _statuses(two, "/login", 400) == first
+        assert statuses(two, "/login", 200) == first
     failed = sum(s in (502, 503) for s in first)
-    assert 70 <= failed <= 130 and {502, 503} <= set(first)
+    assert 30 <= failed <= 70 and {502, 503} <= set(first)
 
 
 def test_slow_responses_are_delayed() -> None:
     """A slow share of 1 delays every page but never the static assets."""
     with start_invoice_portal(count=5, misbehaviour=Misbehaviour(1.0, 0.3)) as server:
         started = time.monotonic()
-        _statuses(server, "/static/style.css", 2)
+        statuses(server, "/static/style.css", 2)
         assert time.monotonic() - started < 0.3
-        _statuses(server, "/login", 1)
+        statuses(server, "/login", 1)
         assert time.monotonic() - started >= 0.3
         assert server.state()["slow_responses"] == 1
 
@@ -261,17 +266,12 @@ def test_session_expiry_redirects_and_returns(page: Page, invoice_portal: Target
     expect(page.get_by_role("heading", name="Invoice INV-2026-10005")).to_be_visible()
 
 
-def _first(expected: str) -> invoices.Invoice:
-    """The first default invoice with a given expected outcome."""
-    return next(i for i in invoices.generate_invoice_data().invoices if i.expected == expected)
-
-
 @pytest.mark.browser
 def test_approve_reads_values_and_refuses_a_second_time(
     page: Page, invoice_portal: TargetServer
 ) -> None:
     """Values are readable by label; approving draws on the PO; a stale second approve is 409."""
-    invoice = _first("approve")
+    invoice = first_invoice("approve")
     url = f"{invoice_portal.url}/invoices/{invoice.number}"
     log_in(page, invoice_portal.url, "approver", "approver-pass", f"/invoices/{invoice.number}")
     assert value_of(page, "Gross amount") == str(invoice.gross)
@@ -291,12 +291,16 @@ def test_approve_reads_values_and_refuses_a_second_time(
     assert posted.value.status == 409
     expect(stale.get_by_role("alert")).to_contain_text("already approved")
     assert invoice_portal.state()["approvals"] == 1
+    page.goto(invoice_portal.url + "/invoices")
+    expect(page.get_by_role("link", name=invoice.number, exact=True)).to_have_count(0)
+    page.get_by_role("link", name="Approved invoices").click()
+    expect(page.get_by_role("link", name=invoice.number, exact=True)).to_be_visible()
 
 
 @pytest.mark.browser
 def test_reject_needs_a_comment(page: Page, invoice_portal: TargetServer) -> None:
     """Reject requires a comment; a rejected invoice cannot be approved."""
-    invoice = _first("VAT_MISMATCH")
+    invoice = first_invoice("VAT_MISMATCH")
     log_in(page, invoice_portal.url, "approver", "approver-pass", f"/invoices/{invoice.number}")
     stale = page.context.new_page()
     stale.goto(f"{invoice_portal.url}/invoices/{invoice.number}")
@@ -318,7 +322,7 @@ def test_reject_needs_a_comment(page: Page, invoice_portal: TargetServer) -> Non
 
 @pytest.mark.browser
 def test_pagination(page: Page) -> None:
-    """20 rows a page with Next/Previous links; approved invoices leave the default list."""
+    """20 rows a page, Next/Previous links only where there is a page to go to."""
     with start_invoice_portal(count=45) as server:
         log_in(page, server.url, "approver", "approver-pass")
         rows = page.get_by_role("table").locator("tbody tr")
@@ -361,7 +365,7 @@ def test_reference_data_pages_and_api(page: Page, invoice_portal: TargetServer) 
 def test_changed_layout_is_still_reachable_by_label(page: Page) -> None:
     """Other ids, names and order; the same labels, headings and buttons still work."""
     with start_invoice_portal(misbehaviour=Misbehaviour(changed_layout=True)) as server:
-        invoice = _first("GROSS_MISMATCH")
+        invoice = first_invoice("GROSS_MISMATCH")
         log_in(page, server.url, "junior", "junior-pass", f"/invoices/{invoice.number}")
         expect(page.locator("#comment, #gross-amount")).to_have_count(0)
         assert page.locator("dt").first.inner_text() == "Status"
@@ -388,28 +392,6 @@ def test_injected_error_reaches_the_browser(page: Page, invoice_portal: TargetSe
 # --------------------------------------------------------------------------- recruitment
 
 
-def _fill_applicant(page: Page, person: applicants.Applicant, consent: bool = True) -> None:
-    """Fill the applicant form by visible labels only."""
-    page.get_by_label("Full name").fill(person.full_name)
-    page.get_by_label("National identity number").fill(person.national_id)
-    page.get_by_label("Email").fill(person.email)
-    page.get_by_label("Phone").fill(person.phone)
-    page.get_by_label("Position").select_option(person.position)
-    page.get_by_label("CV (PDF, max 2 MB)").set_input_files(
-        {"name": "cv.pdf", "mimeType": "application/pdf", "buffer": applicants.cv_for(person)}
-    )
-    page.get_by_label("I consent to the processing").set_checked(consent)
-
-
-def _register(page: Page, base_url: str, person: applicants.Applicant) -> int:
-    """Submit the form for ``person``; return the status of the POST."""
-    page.goto(base_url + "/applicants/new")
-    _fill_applicant(page, person)
-    with page.expect_response(lambda r: r.request.method == "POST") as posted:
-        page.get_by_role("button", name="Register applicant").click()
-    return posted.value.status
-
-
 @pytest.mark.browser
 def test_register_search_and_duplicate(page: Page, recruitment_portal: TargetServer) -> None:
     """Register, find by NIN, refuse the same person for the same position (409)."""
@@ -418,7 +400,7 @@ def test_register_search_and_duplicate(page: Page, recruitment_portal: TargetSer
     url = recruitment_portal.url
     log_in(page, url, "hr", "hr-pass")
     expect(page.get_by_role("heading", name="Open positions")).to_be_visible()
-    assert _register(page, url, first) == 303
+    assert register(page, url, first) == 303
     expect(page.get_by_role("status")).to_contain_text("Applicant registered")
     number = value_of(page, "Registration number")
     assert number == "REG-2026-000001"
@@ -426,13 +408,13 @@ def test_register_search_and_duplicate(page: Page, recruitment_portal: TargetSer
     page.get_by_label("National identity number").fill(first.national_id)
     page.get_by_role("button", name="Search").click()
     expect(page.get_by_role("link", name=number)).to_be_visible()
-    assert _register(page, url, first) == 409
+    assert register(page, url, first) == 409
     expect(page.get_by_role("alert")).to_contain_text(
         f"already registered for this position (registration number {number})"
     )
     expect(page.get_by_label("Full name")).to_have_value(first.full_name)
     other = next(p.code for p in applicants.POSITIONS if p.code != first.position)
-    assert _register(page, url, replace(first, position=other)) == 303
+    assert register(page, url, replace(first, position=other)) == 303
     state = recruitment_portal.state()
     assert (state["registrations"], state["duplicate_attempts"]) == (2, 1)
 
@@ -445,7 +427,7 @@ def test_validation_errors_sit_next_to_fields(
     person = next(a for a in applicants.generate_applicants() if a.expected == "register")
     bad_nin = person.national_id[:-1] + str((int(person.national_id[-1]) + 1) % 10)
     log_in(page, recruitment_portal.url, "hr", "hr-pass", "/applicants/new")
-    _fill_applicant(page, person, consent=False)
+    fill_applicant(page, person, consent=False)
     page.get_by_label("National identity number").fill(bad_nin)
     page.get_by_label("Email").fill("someone@example")
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
@@ -454,7 +436,7 @@ def test_validation_errors_sit_next_to_fields(
     expect(page.get_by_role("alert")).to_contain_text("There is a problem")
     nin_field = page.get_by_label("National identity number")
     expect(nin_field).to_have_value(bad_nin)
-    expect(nin_field).to_have_accessible_description("check digits do not match", ignore_case=True)
+    expect(nin_field).to_have_accessible_description(re.compile("check digits do not match"))
     expect(page.get_by_label("Email")).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_label("I consent to the processing")).to_have_accessible_description(
         "The applicant must consent before they can be registered."
@@ -472,7 +454,7 @@ def test_recruitment_changed_layout(page: Page) -> None:
         expect(page.locator("#national_id, [name=email]")).to_have_count(0)
         first_label = page.locator("form.stacked label").first.inner_text()
         assert first_label == "Position"
-        _fill_applicant(page, person)
+        fill_applicant(page, person)
         page.get_by_role("button", name="Register applicant").click()
         expect(page.get_by_role("status")).to_contain_text("Applicant registered")
         assert server.state()["registrations"] == 1

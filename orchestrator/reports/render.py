@@ -1,0 +1,288 @@
+"""Reports for the terminal (Rich) and as JSON, plus the domain -> ``Report`` step.
+
+``hours_to_report`` and ``costs_to_report`` turn the results of ``hours`` and
+``allocation`` into the generic ``export.Report`` table; from there the same
+table goes to CSV, XLSX, JSON or the terminal, so every output shows the same
+figures.
+
+The terminal tables are meant to read well at 80 columns: a handful of
+columns, whole kroner (the files keep the øre), numbers right-aligned and never
+wrapped, names cut with an ellipsis, and an inline bar of Unicode eighth
+blocks scaled to the largest row.
+
+JSON keeps figures exact: money as a NOK string with two decimals plus an
+``<key>_ore`` integer, hours and other decimals as strings with the column's
+decimals (parse them with ``Decimal``), counts as integers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from rich import box
+from rich.table import Table
+
+from orchestrator.reports.allocation import AllocationResult, CostRow, RollupKey
+from orchestrator.reports.export import Column, Report, cell_text
+from orchestrator.reports.hours import HoursReport, HoursRow
+
+BLOCKS = " \u258f\u258e\u258d\u258c\u258b\u258a\u2589\u2588"  # 0/8 .. 8/8 of a cell
+_GROUP_TITLES = {"process": "Process", "owner": "Owner", "cost_centre": "Cost centre"}
+
+
+def bar(value: Decimal | int | float, maximum: Decimal | int | float, width: int = 10) -> str:
+    """A left-aligned bar of eighth blocks; any positive value shows at least a sliver."""
+    if maximum <= 0 or value <= 0:
+        return ""
+    eighths = max(1, round(float(value) / float(maximum) * width * 8))
+    full, rest = divmod(min(eighths, width * 8), 8)
+    return BLOCKS[8] * full + (BLOCKS[rest] if rest else "")
+
+
+def _hours_row(row: HoursRow) -> dict[str, Any]:
+    return {
+        "key": row.key,
+        "items_done": row.items_done,
+        "business_exceptions": row.business_exceptions,
+        "freed_hours": row.freed_hours,
+        "fte": row.fte,
+        "fte_years": row.fte_years,
+    }
+
+
+def hours_to_report(report: HoursReport, *, title: str | None = None) -> Report:
+    """The freed-hours rollup as a generic table with a total row."""
+    group = "cost_centre" if report.group_by in ("cost-centre", "cost_centre") else report.group_by
+    columns = (
+        Column("key", _GROUP_TITLES[group], "text"),
+        Column("items_done", "Items done", "int", description="Items completed in the period."),
+        Column(
+            "business_exceptions",
+            "Business exceptions",
+            "int",
+            description="Items stopped by a business rule; these free no time.",
+        ),
+        Column(
+            "freed_hours",
+            "Freed hours",
+            "hours",
+            description="Freed minutes credited when items were done, / 60.",
+        ),
+        Column(
+            "fte",
+            "FTE (period)",
+            "decimal",
+            description="Average staffing freed during the period.",
+        ),
+        Column(
+            "fte_years",
+            "FTE-years",
+            "decimal",
+            description=f"Freed hours / {report.fte_hours_per_year} hours per FTE-year.",
+        ),
+    )
+    return Report(
+        title=title or f"Freed hours by {_GROUP_TITLES[group].lower()}, {report.period.label}",
+        columns=columns,
+        rows=tuple(_hours_row(row) for row in report.rows),
+        total=_hours_row(report.total),
+        method=report.method(),
+        subtitle=f"Period {report.period.label}",
+    )
+
+
+def _slug(name: str, taken: set[str]) -> str:
+    base = "line_" + (re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "cost")
+    slug, counter = base, 2
+    while slug in taken:
+        slug, counter = f"{base}_{counter}", counter + 1
+    taken.add(slug)
+    return slug
+
+
+def _cost_row(row: CostRow, line_keys: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "key": row.key,
+        "owner": row.owner,
+        "cost_centre": row.cost_centre,
+        "items_done": row.items_done,
+        "business_exceptions": row.business_exceptions,
+        "robot_hours": row.robot_hours,
+        "freed_hours": row.freed_hours,
+        "cost": row.cost_ore,
+        "cost_per_freed_hour": row.cost_per_freed_hour_ore,
+        "value": row.value_ore,
+        "net_benefit": row.net_benefit_ore,
+    }
+    values.update({key: row.cost_by_line.get(name, 0) for name, key in line_keys.items()})
+    return values
+
+
+def costs_to_report(
+    result: AllocationResult,
+    *,
+    by: RollupKey = "process",
+    period_label: str = "",
+    title: str | None = None,
+) -> Report:
+    """The allocation as a generic table: one column per cost line, then the totals.
+
+    An ``(unallocated)`` row appears when some cost had no process to carry it,
+    so the money columns always sum to the total row.
+    """
+    group = "cost_centre" if by in ("cost-centre", "cost_centre") else by
+    taken: set[str] = set()
+    line_keys = {name: _slug(name, taken) for name in result.line_names}
+    columns = [Column("key", _GROUP_TITLES[group], "text")]
+    if group == "process":
+        columns += [Column("owner", "Owner"), Column("cost_centre", "Cost centre")]
+    columns += [
+        Column("items_done", "Items done", "int"),
+        Column("business_exceptions", "Business exceptions", "int"),
+        Column(
+            "robot_hours",
+            "Robot hours",
+            "hours",
+            description="Time in attempts, failed ones included.",
+        ),
+        Column("freed_hours", "Freed hours", "hours", description="Freed minutes / 60."),
+    ]
+    for outcome in result.lines:
+        description = outcome.explain()
+        columns.append(
+            Column(
+                line_keys[outcome.line.name], outcome.line.name, "money", description=description
+            )
+        )
+    columns += [
+        Column("cost", "Cost", "money", description="Sum of the cost lines."),
+        Column(
+            "cost_per_freed_hour", "Cost per freed hour", "money", description="Cost / freed hours."
+        ),
+        Column("value", "Value of freed hours", "money", description="Freed hours x hourly rate."),
+        Column("net_benefit", "Net benefit", "money", description="Value - cost."),
+    ]
+    rows = [*result.by(by), *[r for r in (result.unallocated_row(),) if r is not None]]
+    label = f", {period_label}" if period_label else ""
+    return Report(
+        title=title or f"Costs by {_GROUP_TITLES[group].lower()}{label}",
+        columns=tuple(columns),
+        rows=tuple(_cost_row(row, line_keys) for row in rows),
+        total=_cost_row(result.total(), line_keys),
+        method=result.method(),
+        subtitle=f"Period {period_label}" if period_label else "",
+    )
+
+
+def rich_table(
+    report: Report,
+    *,
+    keys: Sequence[str] | None = None,
+    titles: Mapping[str, str] | None = None,
+    bar_key: str | None = None,
+    bar_width: int = 10,
+    money_places: int = 0,
+) -> Table:
+    """Any ``Report`` as a Rich table; ``keys`` picks and orders the columns."""
+    by_key = {column.key: column for column in report.columns}
+    chosen = [by_key[key] for key in keys] if keys else list(report.columns)
+    table = Table(
+        title=report.title,
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        collapse_padding=True,  # two spaces between columns
+    )
+    for column in chosen:
+        title = (titles or {}).get(column.key, column.title)
+        if column.numeric:
+            table.add_column(title, justify="right", no_wrap=True)
+        else:
+            # the only column Rich may narrow: long names end in "…", blanks wrap
+            table.add_column(title, overflow="ellipsis")
+    if bar_key:
+        table.add_column("", no_wrap=True, min_width=bar_width)
+    peak = max((row.get(bar_key) or 0 for row in report.rows), default=0) if bar_key else 0
+
+    def cells(row: Mapping[str, Any]) -> list[str]:
+        out = []
+        for column in chosen:
+            shown = Column(column.key, column.title, column.type, money_places, column.description)
+            out.append(
+                cell_text(
+                    shown if column.type == "money" else column, row.get(column.key), plain=False
+                )
+            )
+        return out
+
+    for index, row in enumerate(report.rows):
+        extra = [bar(row.get(bar_key) or 0, peak, bar_width)] if bar_key else []
+        table.add_row(*cells(row), *extra, end_section=index == len(report.rows) - 1)
+    if report.total is not None:
+        table.add_row(*cells(report.total), *([""] if bar_key else []), style="bold")
+    return table
+
+
+def hours_table(report: HoursReport) -> Table:
+    """Freed hours for the terminal, bars on freed hours."""
+    return rich_table(
+        hours_to_report(report),
+        titles={"business_exceptions": "Exceptions", "freed_hours": "Freed h", "fte": "FTE"},
+        bar_key="freed_hours",
+        bar_width=12,
+    )
+
+
+def costs_table(
+    result: AllocationResult, *, by: RollupKey = "process", period_label: str = ""
+) -> Table:
+    """Costs for the terminal in whole NOK: cost, value, net, hours, NOK/h, bars on cost."""
+    report = costs_to_report(result, by=by, period_label=period_label)
+    table = rich_table(
+        report,
+        keys=["key", "cost", "value", "net_benefit", "freed_hours", "cost_per_freed_hour"],
+        titles={
+            "cost": "Cost",
+            "value": "Value",
+            "net_benefit": "Net",
+            "freed_hours": "Freed h",
+            "cost_per_freed_hour": "NOK/h",
+        },
+        bar_key="cost",
+        bar_width=6,
+    )
+    table.caption = "NOK; value = freed hours x hourly rate; net = value - cost"
+    return table
+
+
+def _json_row(columns: Sequence[Column], row: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for column in columns:
+        value = row.get(column.key)
+        if value is None:
+            out[column.key] = None
+        elif column.type == "money":
+            out[column.key] = cell_text(column, value)
+            out[f"{column.key}_ore"] = int(value)
+        elif column.type == "int":
+            out[column.key] = int(value)
+        else:
+            out[column.key] = cell_text(column, value)
+        if column.type == "money" and value is None:
+            out[f"{column.key}_ore"] = None
+    return out
+
+
+def as_json(report: Report) -> dict[str, Any]:
+    """A JSON-ready dict: title, columns, rows, total and method (see module doc)."""
+    return {
+        "title": report.title,
+        "subtitle": report.subtitle,
+        "columns": [{"key": c.key, "title": c.title, "type": c.type} for c in report.columns],
+        "rows": [_json_row(report.columns, row) for row in report.rows],
+        "total": None if report.total is None else _json_row(report.columns, report.total),
+        "method": report.method,
+    }
