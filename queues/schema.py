@@ -196,3 +196,17 @@ work_items = WorkItemRow.__table__  # type: ignore[attr-defined]
 attempts_t = AttemptRow.__table__  # type: ignore[attr-defined]
 audit_chains = AuditChainRow.__table__  # type: ignore[attr-defined]
 audit_events = AuditEventRow.__table__  # type: ignore[attr-defined]
+
+
+class CredentialRow(SQLModel, table=True):
+    """A named secret, Fernet-encrypted; the orchestrator holds the key, never the table."""
+
+    __tablename__ = "credentials"
+
+    name: str = Field(sa_column=sa.Column(sa.String(100), primary_key=True))
+    ciphertext: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    created_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    updated_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+
+
+credentials_t = CredentialRow.__table__  # type: ignore[attr-defined]

@@ -151,6 +151,14 @@ class SqlStore(SqlStoreCore):
                             breached=risk.get(q.id, (0, 0))[0],
                             at_risk=risk.get(q.id, (0, 0))[1]) for q in queues]
 
+    def record_event(self, *, actor: str, action: str, details: dict[str, Any],
+                     process: str | None = None) -> None:
+        """Append a standalone audit event (a credential read, a worker start)."""
+        now = self.clock()
+        with self._write(f"audit {action}") as conn:
+            self._audit(conn, [audit.AuditEvent(actor=actor, action=action, ts=now,
+                                                process=process, details=details)])
+
     # -- audit -------------------------------------------------------------------------
     def verify_audit(self) -> audit.VerifyResult:
         with self._read("verify the audit log") as conn:

@@ -25,7 +25,7 @@ WAKE_POLL_SECONDS = 0.005
 class SqliteStore(SqlStore):
     """SQLite implementation: single-writer claims, data_version wake-ups."""
 
-    _watch: sa.Connection | None = None
+    _watch: Any = None  # a raw DBAPI connection in autocommit: polling must hold no lock
 
     def _insert_new(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
         stmt = (sqlite_insert(work_items).on_conflict_do_nothing()
@@ -34,8 +34,13 @@ class SqliteStore(SqlStore):
 
     def _data_version(self) -> int:
         if self._watch is None:
-            self._watch = self.engine.connect()
-        return int(self._watch.exec_driver_sql("PRAGMA data_version").scalar_one())
+            self._watch = self.engine.raw_connection()
+        cursor = self._watch.cursor()
+        try:
+            cursor.execute("PRAGMA data_version")
+            return int(cursor.fetchone()[0])
+        finally:
+            cursor.close()
 
     def wait_for_work(self, timeout: float) -> bool:
         start = self._data_version()

@@ -10,12 +10,14 @@ import sys
 import click
 import typer
 
+from bots import UnknownBot
 from orchestrator.cli import common
 from orchestrator.cli.audit_cmd import audit_app
 from orchestrator.cli.items_cmd import enqueue, items_app
 from orchestrator.cli.process_cmd import process_app
 from orchestrator.cli.setup_cmd import db_app, init
 from orchestrator.cli.status_cmd import status
+from orchestrator.cli.worker_cmd import bots_app, credentials_app, worker
 from orchestrator.errors import RpaError
 from queues import errors as qerr
 
@@ -31,6 +33,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(process_app, name="process")
 app.add_typer(items_app, name="items")
 app.add_typer(audit_app, name="audit")
+app.command()(worker)
+app.add_typer(bots_app, name="bots")
+app.add_typer(credentials_app, name="credentials")
 
 
 @app.callback()
@@ -42,7 +47,7 @@ def _setup() -> None:
 
 # Queue errors that blame the input (exit 2) rather than the system (exit 1).
 INPUT_ERRORS = (qerr.QueueNotFound, qerr.ItemNotFound, qerr.PayloadInvalid,
-                qerr.IllegalTransition)
+                qerr.IllegalTransition, UnknownBot)
 
 
 def _fail(message: str, code: int) -> int:

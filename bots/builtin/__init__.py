@@ -1,0 +1,1 @@
+"""Built-in bots, one module each, written only against the public SDK."""

@@ -1,0 +1,101 @@
+"""`rpa worker`, `rpa bots list` and `rpa credentials ...`."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import typer
+
+from bots import available, load_bot
+from orchestrator.cli.common import STATE, actor, console, make_table, print_json
+from orchestrator.credentials import CredentialVault
+from orchestrator.durations import format_time
+
+bots_app = typer.Typer(help="Bots: the built-in ones and those installed as plugins.",
+                       no_args_is_help=True)
+credentials_app = typer.Typer(help="Credentials the bots log in with (encrypted at rest).",
+                              no_args_is_help=True)
+
+
+def worker(
+    process: list[str] = typer.Option([], "--process", "-p", help="serve only these"),
+    slots: int = typer.Option(2, min=1, max=64, help="items worked on at once"),
+    until_empty: bool = typer.Option(False, "--until-empty",
+                                     help="exit when the queues served are empty"),
+    grace: float = typer.Option(30.0, help="seconds in-flight items get after SIGTERM"),
+    no_trace: bool = typer.Option(False, "--no-trace", help="no Playwright trace on failure"),
+) -> None:
+    """Claim work items and run their bots in a shared headless Chromium."""
+    from orchestrator.worker.loop import WorkerOptions
+    from orchestrator.worker.run import run_worker
+    options = WorkerOptions(processes=process or None, slots=slots, until_empty=until_empty,
+                            grace_seconds=grace, trace=not no_trace)
+    report = asyncio.run(run_worker(STATE.store, STATE.settings, options))
+    console.print(f"worker stopped: {report.done} done, {report.business} business "
+                  f"exceptions, {report.application} application errors, "
+                  f"{report.released} released, {report.browser_restarts} browser restarts")
+
+
+@bots_app.command("list")
+def bots_list(json_out: bool = typer.Option(False, "--json")) -> None:
+    """Every bot that can be named in a process file, with its input fields."""
+    rows: list[dict[str, Any]] = []
+    for name, where in sorted(available().items()):
+        try:
+            cls = load_bot(name)
+            rows.append({"name": name, "source": where, "description": cls.description,
+                         "input": cls.input_fields()})
+        except Exception as err:  # a broken plugin must not hide the others
+            rows.append({"name": name, "source": where, "description": f"(broken: {err})",
+                         "input": {}})
+    if json_out:
+        print_json(rows)
+        return
+    table = make_table("Bots")
+    table.add_column("bot", no_wrap=True)
+    table.add_column("input fields", overflow="fold")
+    table.add_column("what it does", overflow="fold")
+    for r in rows:
+        fields = ", ".join(f"{k}: {v}" for k, v in r["input"].items())
+        table.add_row(r["name"], fields, r["description"])
+    console.print(table)
+
+
+def _vault() -> CredentialVault:
+    return CredentialVault(STATE.store, STATE.settings, actor=actor())
+
+
+@credentials_app.command("set")
+def credentials_set(
+    name: str,
+    username: str = typer.Option(..., "--username", "-u", prompt=True),
+) -> None:
+    """Store a credential; the secret is prompted for, never taken from the command line."""
+    secret = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    created = _vault().set(name, username, secret)
+    console.print(f"[green]✓[/] credential {name} {'stored' if created else 'replaced'}")
+
+
+@credentials_app.command("list")
+def credentials_list(json_out: bool = typer.Option(False, "--json")) -> None:
+    """Credential names and when they changed (never their values)."""
+    names = _vault().names()
+    if json_out:
+        print_json([{"name": n, "updated_at": t} for n, t in names])
+        return
+    table = make_table("Credentials")
+    table.add_column("name")
+    table.add_column("changed")
+    for n, t in names:
+        table.add_row(n, format_time(t, STATE.settings.timezone))
+    console.print(table if names else "No credentials stored.")
+
+
+@credentials_app.command("delete")
+def credentials_delete(name: str) -> None:
+    """Remove a credential (audited)."""
+    if not _vault().delete(name):
+        console.print(f"no credential named {name}")
+        raise typer.Exit(2)
+    console.print(f"[green]✓[/] credential {name} deleted")

@@ -1,0 +1,134 @@
+"""Finding, launching, watching and restarting the browser the bots share.
+
+The browser is found by itself: `RPA_BROWSER_PATH`, else a system Chromium,
+else Playwright's own download. `RPA_BROWSER_WS` connects to a remote
+`playwright run-server` instead (scale-out), passing the executable and flags
+in the launch-options header. The flags below keep Chromium from hanging on a
+closed network or in a container.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import structlog
+from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
+
+log = structlog.get_logger("worker.browser")
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--disable-dev-shm-usage",
+]
+SYSTEM_BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+class BrowserUnavailable(RuntimeError):
+    """No browser could be found or started."""
+
+
+def find_browser(explicit: str | None = None) -> str | None:
+    """Path of the browser to launch; None means Playwright's own build."""
+    if explicit:
+        if not Path(explicit).exists():
+            raise BrowserUnavailable(f"RPA_BROWSER_PATH={explicit} does not exist")
+        return explicit
+    for name in SYSTEM_BROWSERS:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+class BrowserHost:
+    """Owns the Playwright driver and one browser; restarts it when it dies."""
+
+    def __init__(self, *, executable: str | None = None, ws_endpoint: str | None = None,
+                 headless: bool = True):
+        self.executable = executable
+        self.ws_endpoint = ws_endpoint
+        self.headless = headless
+        self._pw: Playwright | None = None
+        self._browser: Browser | None = None
+        self.generation = 0  # bumps on every (re)start: contexts of older ones are dead
+        self.restarts = 0
+        self._restart_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        if self._pw is None:
+            self._pw = await async_playwright().start()
+        await self._launch()
+
+    async def _launch(self) -> None:
+        assert self._pw is not None
+        chromium = self._pw.chromium
+        try:
+            if self.ws_endpoint:
+                options: dict[str, Any] = {"args": CHROMIUM_ARGS, "headless": self.headless}
+                if self.executable:
+                    options["executablePath"] = self.executable
+                self._browser = await chromium.connect(
+                    self.ws_endpoint,
+                    headers={"x-playwright-launch-options": json.dumps(options)})
+            else:
+                self._browser = await chromium.launch(
+                    executable_path=self.executable, args=CHROMIUM_ARGS,
+                    headless=self.headless)
+        except Exception as err:
+            where = self.ws_endpoint or self.executable or "Playwright's own Chromium"
+            raise BrowserUnavailable(f"cannot start the browser ({where}): {err}") from err
+        self.generation += 1
+        log.info("browser.started", generation=self.generation,
+                 remote=bool(self.ws_endpoint), executable=self.executable)
+
+    @property
+    def connected(self) -> bool:
+        return self._browser is not None and self._browser.is_connected()
+
+    async def new_context(self) -> BrowserContext:
+        if not self.connected:
+            await self.ensure_alive("browser not connected")
+        assert self._browser is not None
+        return await self._browser.new_context(viewport={"width": 1280, "height": 900})
+
+    async def ensure_alive(self, reason: str) -> None:
+        """Restart the browser unless it is connected (or another slot just restarted it)."""
+        async with self._restart_lock:
+            if not self.connected:
+                await self._restart(reason)
+
+    async def restart(self, reason: str) -> None:
+        """Throw the browser away and start a fresh one."""
+        async with self._restart_lock:
+            await self._restart(reason)
+
+    async def _restart(self, reason: str) -> None:
+        log.warning("browser.restarting", reason=reason)
+        self.restarts += 1
+        if self._browser is not None:
+            try:
+                await self._browser.close()
+            except Exception as err:  # already dead: nothing to close
+                log.debug("browser.close_failed", error=str(err))
+        await self._launch()
+
+    async def close(self) -> None:
+        if self._browser is not None:
+            try:
+                await self._browser.close()
+            except Exception as err:
+                log.debug("browser.close_failed", error=str(err))
+            self._browser = None
+        if self._pw is not None:
+            await self._pw.stop()
+            self._pw = None
+
+    def pid(self) -> int | None:
+        """The local browser's process id (for tests that kill it)."""
+        proc = getattr(getattr(self._browser, "_impl_obj", None), "_browser_process", None)
+        return getattr(proc, "pid", None)

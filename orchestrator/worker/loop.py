@@ -1,0 +1,274 @@
+"""The dispatch loop: claim items for free slots, run them, report, heartbeat.
+
+The loop talks to the store only through its interface (in a thread, since
+the store is synchronous), never to a database driver. It stops claiming on
+the first SIGTERM/SIGINT, lets items in flight finish for a grace period and
+gives the rest back; a second signal exits at once, and the items' leases then
+expire and bring them back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from bots import Bot, load_bot
+from orchestrator.worker.browser import BrowserHost
+from orchestrator.worker.slot import Outcome, Slot, SlotEnv
+from queues import ClaimedItem, LeaseLost, QueueError
+from queues.sql_operator import SqlStore
+
+log = structlog.get_logger("worker")
+RECOVER_EVERY = 5.0
+REFRESH_PROCESSES_EVERY = 10.0
+
+
+@dataclass
+class Served:
+    """A process this worker serves, with its bot ready to run."""
+
+    name: str
+    bot: Bot
+    config: dict[str, Any]
+    concurrency: int
+    lease_seconds: float
+
+
+@dataclass
+class WorkerReport:
+    """What a worker run did, for the CLI's summary."""
+
+    done: int = 0
+    business: int = 0
+    application: int = 0
+    lease_lost: int = 0
+    released: int = 0
+    browser_restarts: int = 0
+    by_process: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, process: str, kind: str) -> None:
+        bucket = self.by_process.setdefault(process, {})
+        bucket[kind] = bucket.get(kind, 0) + 1
+
+
+@dataclass
+class WorkerOptions:
+    """How a worker runs."""
+
+    processes: list[str] | None = None
+    slots: int = 2
+    until_empty: bool = False
+    idle_wait: float = 1.0
+    grace_seconds: float = 30.0
+    trace: bool = True
+    install_signals: bool = True
+    worker_id: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
+
+
+class Worker:
+    """One asyncio loop, one warm browser, N slots."""
+
+    def __init__(self, store: SqlStore, browser: BrowserHost, options: WorkerOptions, *,
+                 credentials: Callable[[str], Any],
+                 evidence_root: Any,
+                 on_outcome: Callable[[ClaimedItem, Outcome], None] | None = None):
+        self.store = store
+        self.browser = browser
+        self.opt = options
+        self.id = options.worker_id
+        self.env = SlotEnv(browser=browser, evidence_root=evidence_root,
+                           credentials=credentials, trace=options.trace)
+        self.slots = [Slot(i, self.env) for i in range(options.slots)]
+        self.on_outcome = on_outcome
+        self.report = WorkerReport()
+        self.served: dict[str, Served] = {}
+        self.tasks: dict[asyncio.Task[None], tuple[Slot, ClaimedItem, Served]] = {}
+        self.stopping = asyncio.Event()
+        self._signals = 0
+        self._wake: asyncio.Task[bool] | None = None
+
+    # -- set-up ---------------------------------------------------------------------
+    def _load_processes(self) -> None:
+        infos = {p.spec.name: p for p in self.store.list_processes()}
+        wanted = self.opt.processes or sorted(infos)
+        unknown = [n for n in wanted if n not in infos]
+        if unknown:
+            raise QueueError(f"unknown process(es) {', '.join(unknown)}: see `rpa process list`")
+        for name in wanted:
+            spec = infos[name].spec
+            current = self.served.get(name)
+            bot = current.bot if current and current.bot.name == spec.bot else load_bot(spec.bot)()
+            self.served[name] = Served(
+                name=name, bot=bot, config=dict(spec.definition.get("bot_config", {})),
+                concurrency=spec.concurrency, lease_seconds=spec.lease_seconds)
+
+    def request_stop(self) -> None:
+        """First signal: finish up. Second: leave now; leases bring the items back."""
+        self._signals += 1
+        if self._signals > 1:
+            log.warning("worker.exit_now", in_flight=len(self.tasks))
+            os._exit(1)
+        log.info("worker.stopping", in_flight=len(self.tasks))
+        self.stopping.set()
+
+    # -- the loop ---------------------------------------------------------------------
+    async def run(self) -> WorkerReport:
+        await asyncio.to_thread(self._load_processes)
+        loop = asyncio.get_running_loop()
+        if self.opt.install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.request_stop)
+        await self.browser.start()
+        log.info("worker.started", worker=self.id, slots=len(self.slots),
+                 processes=sorted(self.served))
+        heartbeat = asyncio.create_task(self._heartbeats())
+        try:
+            await self._dispatch()
+        finally:
+            heartbeat.cancel()
+            await self._drain()
+            for slot in self.slots:
+                await slot.close()
+            await self.browser.close()
+            if self.opt.install_signals:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
+            self.report.browser_restarts = self.browser.restarts
+            log.info("worker.stopped", worker=self.id, done=self.report.done,
+                     business=self.report.business, application=self.report.application)
+        return self.report
+
+    async def _dispatch(self) -> None:
+        last_recover = last_refresh = time.monotonic()
+        while not self.stopping.is_set():
+            claimed = await self._claim_for_free_slots()
+            now = time.monotonic()
+            if now - last_recover > RECOVER_EVERY:
+                await asyncio.to_thread(self.store.recover_expired)
+                last_recover = now
+            if now - last_refresh > REFRESH_PROCESSES_EVERY:
+                await asyncio.to_thread(self._load_processes)
+                last_refresh = now
+            if claimed:
+                continue
+            if self.opt.until_empty and not self.tasks and await asyncio.to_thread(self._empty):
+                return
+            await self._idle()
+
+    async def _claim_for_free_slots(self) -> int:
+        free = [s for s in self.slots if not s.busy]
+        claimed = 0
+        for served in self.served.values():
+            running = sum(1 for _, _, p in self.tasks.values() if p.name == served.name)
+            room = min(len(free), served.concurrency - running)
+            if room <= 0:
+                continue
+            items = await asyncio.to_thread(self.store.claim, served.name, self.id,
+                                            limit=room, lease_seconds=served.lease_seconds)
+            for item in items:
+                slot = free.pop()
+                slot.busy, slot.current = True, item
+                task = asyncio.create_task(self._work(slot, item, served))
+                self.tasks[task] = (slot, item, served)
+                task.add_done_callback(self._finished)
+            claimed += len(items)
+            if not free:
+                break
+        return claimed
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        slot, _, _ = self.tasks.pop(task, (None, None, None))
+        if slot is not None:
+            slot.busy, slot.current = False, None
+
+    def _empty(self) -> bool:
+        names = set(self.served)
+        return all(sum(q.count(s) for s in ("new", "retry_scheduled", "in_progress")) == 0
+                   for q in self.store.queue_status() if q.process in names)
+
+    async def _idle(self) -> None:
+        """Sleep until an item finishes, work may have arrived, or a short timeout."""
+        if self._wake is None or self._wake.done():
+            self._wake = asyncio.create_task(
+                asyncio.to_thread(self.store.wait_for_work, self.opt.idle_wait))
+        stop = asyncio.create_task(self.stopping.wait())
+        waiters: set[asyncio.Future[Any]] = {self._wake, stop, *self.tasks}
+        await asyncio.wait(waiters, timeout=self.opt.idle_wait,
+                           return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+
+    # -- one item ----------------------------------------------------------------------
+    async def _work(self, slot: Slot, item: ClaimedItem, served: Served) -> None:
+        with structlog.contextvars.bound_contextvars(item_id=item.id, process=served.name,
+                                                     attempt=item.attempt):
+            outcome = await slot.run(served.bot, item, served.config)
+            try:
+                await asyncio.to_thread(self._record, item, outcome)
+            except LeaseLost as err:
+                self.report.lease_lost += 1
+                log.warning("item.lease_lost", error=str(err))
+                return
+            self.report.count(served.name, outcome.kind)
+            setattr(self.report, outcome.kind, getattr(self.report, outcome.kind) + 1)
+            log.info("item.finished", outcome=outcome.kind, code=outcome.code,
+                     seconds=round(outcome.seconds, 3))
+            if self.on_outcome:
+                self.on_outcome(item, outcome)
+
+    def _record(self, item: ClaimedItem, outcome: Outcome) -> None:
+        if outcome.kind == "done":
+            self.store.complete(item.id, self.id, outcome.output,
+                                evidence=outcome.evidence or None)
+        elif outcome.kind == "business":
+            self.store.fail_business(item.id, self.id, code=outcome.code or "BUSINESS_RULE",
+                                     message=outcome.message or "", evidence=outcome.evidence)
+        else:
+            self.store.fail_application(item.id, self.id,
+                                        error_type=outcome.error_type or "Error",
+                                        message=outcome.message or "",
+                                        evidence=outcome.evidence)
+
+    # -- leases ------------------------------------------------------------------------
+    async def _heartbeats(self) -> None:
+        while True:
+            shortest = min((s.lease_seconds for s in self.served.values()), default=60.0)
+            await asyncio.sleep(max(0.2, shortest / 3))
+            by_lease: dict[float, list[int]] = {}
+            for _, item, served in list(self.tasks.values()):
+                by_lease.setdefault(served.lease_seconds, []).append(item.id)
+            for lease, ids in by_lease.items():
+                held = await asyncio.to_thread(self.store.heartbeat, ids, self.id, lease)
+                for task, (_, item, _) in list(self.tasks.items()):
+                    if item.id in ids and item.id not in held:
+                        log.warning("item.lease_lost_mid_item", item_id=item.id)
+                        task.cancel()
+
+    async def _drain(self) -> None:
+        """Let items in flight finish for the grace period; give the rest back."""
+        if self._wake is not None:
+            self._wake.cancel()
+        if not self.tasks:
+            return
+        pending = set(self.tasks)
+        _, still = await asyncio.wait(pending, timeout=self.opt.grace_seconds)
+        leftovers = [self.tasks[t] for t in still if t in self.tasks]
+        for task in still:
+            task.cancel()
+        await asyncio.gather(*still, return_exceptions=True)
+        for _, item, _ in leftovers:
+            try:
+                await asyncio.to_thread(self.store.release, item.id, self.id,
+                                        reason="worker stopped before the item finished")
+                self.report.released += 1
+            except QueueError as err:
+                log.warning("item.release_failed", item_id=item.id, error=str(err))
