@@ -57,6 +57,9 @@ class ProcessConfig(BaseModel):
     sla: float | None = Field(default=None, description="max time from enqueue to done")
     input_schema: dict[str, Any] | None = None
     input_model: str | None = Field(default=None, description="module:Class of a pydantic model")
+    bot_config: dict[str, Any] = Field(
+        default_factory=dict, description="settings handed to the bot as ctx.config, e.g. "
+        "base_url and the name of the credential to log in with")
 
     @field_validator("name")
     @classmethod
