@@ -13,6 +13,7 @@ import typer
 from bots import UnknownBot
 from orchestrator.cli import common
 from orchestrator.cli.audit_cmd import audit_app
+from orchestrator.cli.demo_cmd import demo
 from orchestrator.cli.items_cmd import enqueue, items_app
 from orchestrator.cli.process_cmd import process_app
 from orchestrator.cli.setup_cmd import db_app, init
@@ -26,6 +27,7 @@ app = typer.Typer(
     help="RPA orchestrator: queues of work items, bots that do them, an audit log that "
          "tells what they freed and cost.",
 )
+app.command()(demo)
 app.command()(init)
 app.command()(enqueue)
 app.command()(status)

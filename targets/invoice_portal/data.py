@@ -265,5 +265,5 @@ def write_work_items(path: Path | str, seed: int = DEFAULT_SEED,
         writer = csv.writer(handle)
         writer.writerow(WORK_ITEM_COLUMNS)
         for inv in generate_invoice_data(seed, count).invoices:
-            writer.writerow((f"approve-{inv.number}", inv.number, inv.expected))
+            writer.writerow((inv.number, inv.number, inv.expected))
     return target

@@ -1,0 +1,60 @@
+"""`rpa demo`: the bundled targets, both example processes, a worker, a summary."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from orchestrator.cli.common import STATE, console, make_table
+from orchestrator.durations import format_age
+
+
+def demo(
+    data_dir: Path | None = typer.Option(None, help="where the demo's data goes "
+                                         "(default: RPA_DATA_DIR)"),
+    fresh: bool = typer.Option(False, "--fresh", help="start from an empty SQLite database"),
+    invoices: int = typer.Option(300, min=1, max=300, help="invoice items"),
+    applicants: int = typer.Option(200, min=1, max=200, help="applicant items"),
+    slots: int = typer.Option(2, min=1, max=16, help="browser slots"),
+    error_share: float = typer.Option(0.05, min=0, max=0.9,
+                                      help="share of HTTP 503s the targets inject"),
+) -> None:
+    """Run both example bots against the bundled target apps and show what they freed."""
+    from orchestrator.demo import DemoOptions, reset_sqlite, run_demo
+    if data_dir is not None:
+        STATE.settings.data_dir = data_dir
+    settings = STATE.settings
+    if fresh:
+        reset_sqlite(settings)
+    console.print(f"[bold]rpa demo[/]: data in {settings.data_dir}, database "
+                  f"{settings.safe_db_url}")
+    started = time.monotonic()
+    opt = DemoOptions(invoices=invoices, applicants=applicants, slots=slots,
+                      error_share=error_share)
+    summaries, report = run_demo(settings, opt, console)
+    table = make_table("What the robots did")
+    for col, justify in (("process", "left"), ("items", "right"), ("done", "right"),
+                         ("business exceptions", "left"), ("retried", "right"),
+                         ("dead", "right"), ("freed h", "right")):
+        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for s in summaries:
+        codes = "\n".join(f"{code} {n}" for code, n in sorted(s.business.items())) or "-"
+        table.add_row(s.process, str(s.total), f"[green]{s.done}[/]", codes, str(s.retried),
+                      f"[red]{s.dead}[/]" if s.dead else "0", f"{s.freed_minutes / 60:.1f}")
+    console.print(table)
+    console.print(f"{report.done + report.business} items finished in "
+                  f"{format_age(time.monotonic() - started)}; {report.application} attempts "
+                  f"hit a transient error and were retried; browser restarts: "
+                  f"{report.browser_restarts}.")
+    wrong = [m for s in summaries for m in s.mismatches]
+    if wrong:
+        console.print(f"[bold red]{len(wrong)} item(s) did not reach their expected "
+                      "outcome:[/]")
+        for line in wrong[:20]:
+            console.print(f"  {line}")
+        raise typer.Exit(1)
+    console.print("[green]✓ every item reached its expected outcome.[/] Next: "
+                  "[bold]rpa status[/], [bold]rpa items list --status business_failed[/], "
+                  "[bold]rpa report hours[/]")
