@@ -87,7 +87,8 @@ class BotContext:
         """
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(attempts),
-            wait=wait_exponential_jitter(initial=wait_initial, max=wait_max),
+            wait=wait_exponential_jitter(multiplier=wait_initial, max=wait_max,
+                                         jitter=wait_initial),
             retry=retry_if_exception(_worth_retrying), reraise=True,
         ):
             with attempt:
