@@ -35,15 +35,21 @@ def demo(
                       error_share=error_share)
     summaries, report = run_demo(settings, opt, console)
     table = make_table("What the robots did")
-    for col, justify in (("process", "left"), ("items", "right"), ("done", "right"),
-                         ("business exceptions", "left"), ("retried", "right"),
-                         ("dead", "right"), ("freed h", "right")):
-        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    table.add_column("process", no_wrap=True)
+    for col in ("items", "done", "business", "retried", "dead", "freed hours"):
+        table.add_column(col, justify="right")
+    codes = make_table("Business exceptions: a person must look")
+    codes.add_column("process", no_wrap=True)
+    codes.add_column("rule broken (code)")
+    codes.add_column("items", justify="right")
     for s in summaries:
-        codes = "\n".join(f"{code} {n}" for code, n in sorted(s.business.items())) or "-"
-        table.add_row(s.process, str(s.total), f"[green]{s.done}[/]", codes, str(s.retried),
+        table.add_row(s.process, str(s.total), f"[green]{s.done}[/]",
+                      f"[yellow]{sum(s.business.values())}[/]", str(s.retried),
                       f"[red]{s.dead}[/]" if s.dead else "0", f"{s.freed_minutes / 60:.1f}")
+        for code, n in sorted(s.business.items()):
+            codes.add_row(s.process, code, str(n))
     console.print(table)
+    console.print(codes)
     console.print(f"{report.done + report.business} items finished in "
                   f"{format_age(time.monotonic() - started)}; {report.application} attempts "
                   f"hit a transient error and were retried; browser restarts: "
