@@ -12,6 +12,8 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
 
 def parse_duration(text: str | float | int, default_unit: str = "s") -> float:
     """Seconds in `90s`, `15m`, `1.5h`, `2d`, `1w`; a bare number uses `default_unit`."""
+    if isinstance(text, bool):  # YAML reads `yes` as True: not a duration
+        raise ValueError(f"{text!r} is not a duration: write e.g. 90s, 15m, 8h, 2d or 1w")
     if isinstance(text, int | float):
         return float(text) * _UNITS[default_unit]
     match = _DURATION.match(str(text))

@@ -20,7 +20,8 @@ from typing import Any
 
 from orchestrator.durations import parse_instant
 from orchestrator.errors import InputFileError
-from queues import NewItem, Priority
+from queues import NewItem, PayloadInvalid, Priority
+from queues.validation import validate_items
 
 CONTROL = ("reference", "priority", "deadline", "defer_until")
 FORMATS = (".csv", ".json", ".jsonl", ".ndjson", ".xlsx")
@@ -77,9 +78,12 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                                  f"(found: {', '.join(reader.fieldnames or []) or 'nothing'})")
         for row in reader:
             number = reader.line_num
-            if None in row or any(v is None for v in row.values()):
-                raise InputFileError(f"{path}: row {number}: has {len(row) - (None in row)}"
-                                     f" cells where the header has {len(reader.fieldnames)}")
+            extra = row.get(None)
+            if extra is not None or any(v is None for v in row.values()):
+                cells = (len(reader.fieldnames) + len(extra) if extra is not None
+                         else sum(v is not None for v in row.values()))
+                raise InputFileError(f"{path}: row {number}: has {cells} cells where the "
+                                     f"header has {len(reader.fieldnames)}")
             yield number, row
 
 
@@ -117,8 +121,8 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 def _xlsx_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     from openpyxl import load_workbook
     book = load_workbook(path, read_only=True, data_only=True)
+    rows = book.worksheets[0].iter_rows(values_only=True)
     try:
-        rows = book.worksheets[0].iter_rows(values_only=True)
         header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
         if "reference" not in header:
             raise InputFileError(f"{path}: the first row of the first sheet must have a "
@@ -132,12 +136,20 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                    for k, v in row.items()}
             yield number, row
     finally:
+        rows.close()  # the row generator holds the file open; book.close() alone does not
         book.close()
 
 
 def read_items(path: Path, schema: dict[str, Any] | None = None,
                tz: str = "Europe/Oslo") -> list[NewItem]:
     """Every item in the file, or an `InputFileError` naming the first bad row."""
+    return [item for _, item in read_item_rows(path, schema, tz)]
+
+
+def read_item_rows(path: Path, schema: dict[str, Any] | None = None,
+                   tz: str = "Europe/Oslo") -> list[tuple[int, NewItem]]:
+    """Every item with its row number (as a spreadsheet counts: the header is row 1),
+    checked against the schema, or an `InputFileError` naming the first bad row."""
     suffix = path.suffix.lower()
     readers = {".csv": _csv_rows, ".json": _json_rows, ".jsonl": _jsonl_rows,
                ".ndjson": _jsonl_rows, ".xlsx": _xlsx_rows}
@@ -147,7 +159,7 @@ def read_items(path: Path, schema: dict[str, Any] | None = None,
     if not path.is_file():
         raise InputFileError(f"{path}: no such file")
     coerce = suffix in (".csv", ".xlsx")
-    items: list[NewItem] = []
+    items: list[tuple[int, NewItem]] = []
     seen: dict[str, int] = {}
     try:
         for number, row in readers[suffix](path):
@@ -156,7 +168,12 @@ def read_items(path: Path, schema: dict[str, Any] | None = None,
                 raise InputFileError(f"{path}: row {number}: reference {item.reference!r} "
                                      f"already appears in row {seen[item.reference]}")
             seen[item.reference] = number
-            items.append(item)
+            items.append((number, item))
     except (UnicodeDecodeError, csv.Error) as err:
         raise InputFileError(f"{path}: cannot be read as {suffix[1:].upper()}: {err}") from None
+    try:
+        validate_items(schema, [item for _, item in items],
+                       row_numbers=[number for number, _ in items])
+    except PayloadInvalid as err:
+        raise InputFileError(f"{path}: {err}") from None
     return items

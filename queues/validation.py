@@ -32,11 +32,14 @@ def describe(error: jsonschema.ValidationError) -> str:
 
 
 def validate_items(schema: dict[str, Any] | None, items: Sequence[NewItem],
-                   first_row: int = 1) -> None:
-    """Raise `PayloadInvalid` for the first item whose payload breaks the schema."""
+                   row_numbers: Sequence[int] | None = None) -> None:
+    """Raise `PayloadInvalid` for the first item whose payload breaks the schema.
+
+    Rows are counted from 1, or taken from `row_numbers` (a file's own numbering).
+    """
     validator = validator_for(schema)
     for index, item in enumerate(items):
-        row = first_row + index
+        row = row_numbers[index] if row_numbers is not None else index + 1
         if not item.reference or not str(item.reference).strip():
             raise PayloadInvalid("the reference is empty", row=row)
         if len(item.reference) > 200:

@@ -222,7 +222,7 @@ def _report(verb: str, chosen: list[int], done: list[int], json_out: bool) -> No
             console.print(f"[yellow]{len(skipped)} skipped[/] (not in a state that allows it "
                           f"or unknown): {', '.join(map(str, skipped[:20]))}")
     if skipped and not done:
-        raise typer.Exit(1)
+        raise typer.Exit(2)  # nothing could be done: the ids or states were wrong
 
 
 def parse_since(text: str | None, tz: str) -> float | None:

@@ -42,7 +42,12 @@ def register(
             raise ConfigError(f"{path}: process name {cfg.name!r} is already used by "
                               f"{names[cfg.name]}")
         names[cfg.name] = path
-    specs = [(path, cfg.to_spec()) for path, cfg in configs]
+    specs = []
+    for path, cfg in configs:
+        try:
+            specs.append((path, cfg.to_spec()))
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
     if check:
         for path, spec in specs:
             console.print(f"[green]✓[/] {path}: {spec.name} is valid")
