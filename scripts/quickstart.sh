@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 export RPA_DATA_DIR=${RPA_DATA_DIR:-$PWD/rpa-data}
 if .venv/bin/rpa demo --help >/dev/null 2>&1; then
-  exec .venv/bin/rpa demo "$@"
+  exec .venv/bin/rpa demo --fresh "$@"
 fi
 # Until the bots land: initialise, register the example processes, queue the
 # sample invoices and show the queues.
