@@ -16,10 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from orchestrator.durations import parse_duration
 from orchestrator.errors import ConfigError
+from orchestrator.scheduling.calendar import Holidays, Window
+from orchestrator.scheduling.triggers import TriggerSpec, zone
 from orchestrator.yaml_errors import config_error, load_yaml
 from queues import Priority, ProcessSpec, RetryPolicy
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
 class RetrySection(BaseModel):
@@ -60,6 +63,14 @@ class ProcessConfig(BaseModel):
     bot_config: dict[str, Any] = Field(
         default_factory=dict, description="settings handed to the bot as ctx.config, e.g. "
         "base_url and the name of the credential to log in with")
+    # scheduling (see orchestrator/scheduling): when work is produced and may be claimed
+    timezone: str | None = Field(default=None, description="for triggers and working hours; "
+                                 "default: the settings' zone (Europe/Oslo)")
+    triggers: list[TriggerSpec] | None = None
+    working_hours: list[Window] | None = None
+    holidays: Holidays | None = None
+    feeder: str | None = Field(default=None, description="module:function that returns new "
+                               "work items, run by the scheduler on the process's triggers")
 
     @field_validator("name")
     @classmethod
@@ -78,16 +89,46 @@ class ProcessConfig(BaseModel):
     def _duration(cls, value: Any) -> float | None:
         return None if value is None else parse_duration(value)
 
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            zone(value)
+        return value
+
+    @field_validator("feeder")
+    @classmethod
+    def _feeder(cls, value: str | None) -> str | None:
+        if value is not None and not CALLABLE.match(value):
+            raise ValueError("write the feeder as module:function, e.g. mybots.inbox:poll")
+        return value
+
     @model_validator(mode="after")
-    def _schema(self) -> ProcessConfig:
-        if self.input_schema and self.input_model:
-            raise ValueError("give input_schema or input_model, not both")
-        if self.input_schema:
+    def _feeder_needs_time(self) -> ProcessConfig:
+        if self.feeder and not any(t.kind != "queue" for t in self.triggers or []):
+            raise ValueError("a feeder runs on a cron: or interval: trigger; add one to "
+                             "triggers:")
+        return self
+
+    @field_validator("input_schema")
+    @classmethod
+    def _valid_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value:
+            from jsonschema.exceptions import SchemaError
+
             from queues.validation import validator_for
             try:
-                validator_for(self.input_schema)
-            except Exception as err:
-                raise ValueError(f"input_schema is not a valid JSON Schema: {err}") from None
+                validator_for(value)
+            except SchemaError as err:
+                where = "/".join(str(p) for p in err.absolute_path) or "(top)"
+                raise ValueError(f"not a valid JSON Schema at {where}: {err.message}"
+                                 ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_schema(self) -> ProcessConfig:
+        if self.input_schema and self.input_model:
+            raise ValueError("give input_schema or input_model, not both")
         return self
 
     def resolved_schema(self) -> dict[str, Any] | None:

@@ -49,10 +49,18 @@ class Settings(BaseSettings):
                                 description="where `rpa process register --all` looks")
     timezone: str = "Europe/Oslo"
     fte_hours_per_year: float = 1695.0
+    costs_file: Path | None = Field(
+        default=None, description="costs.yaml for `rpa report costs`; default: "
+        "config/costs.yaml in the working directory, else the packaged example")
     secret_key: SecretStr | None = None
     browser_path: str | None = None
     browser_ws: str | None = None
     log_format: str = Field(default="auto", description="auto, json or console")
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="Prometheus /metrics of `rpa serve` and "
+        "`rpa scheduler` on 127.0.0.1:PORT; default: no metrics endpoint")
+    node_name: str | None = Field(default=None, description="this node's name in `rpa "
+                                  "workers`; default: the host name")
 
     @classmethod
     def settings_customise_sources(

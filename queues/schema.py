@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 # JSON that is jsonb on PostgreSQL (indexable, compact) and text on SQLite.
-JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+JSONType = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 # 64-bit ids on PostgreSQL; SQLite needs INTEGER for its rowid alias.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -210,3 +210,119 @@ class CredentialRow(SQLModel, table=True):
 
 
 credentials_t = CredentialRow.__table__  # type: ignore[attr-defined]
+
+
+# -- reports (issue 5) --------------------------------------------------------------
+# The attempt-ending actions: the only events the freed-hours and cost reports read.
+# Kept as one literal predicate (not bound parameters) so that SQLite and PostgreSQL
+# both match the report queries to the partial index below, prepared or not.
+ATTEMPT_END_ACTIONS = ("item.completed", "item.business_failed", "item.retry_scheduled",
+                       "item.dead", "item.lease_expired", "item.released")
+ATTEMPT_END_SQL = sa.text(
+    "action IN ('item.completed', 'item.business_failed', 'item.retry_scheduled', "
+    "'item.dead', 'item.lease_expired', 'item.released')"
+)
+
+# A covering, partial index for the report ledger: a period's attempt-ending events
+# are one range of it, and every column the aggregation reads is in the index, so the
+# reports never touch the wide audit rows (hashes, details). Created by migration 0003.
+sa.Index(
+    "ix_audit_events_report",
+    audit_events.c.ts, audit_events.c.process, audit_events.c.owner,
+    audit_events.c.cost_centre, audit_events.c.action, audit_events.c.freed_minutes,
+    audit_events.c.robot_seconds,
+    sqlite_where=ATTEMPT_END_SQL, postgresql_where=ATTEMPT_END_SQL,
+)
+
+
+class CandidateRow(SQLModel, table=True):
+    """A process someone proposes to automate, with the figures that score it.
+
+    `process` names the registered process it became, once it did, so its report
+    can set the estimate against the hours the audit log shows it freed.
+    """
+
+    __tablename__ = "candidates"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False, unique=True))
+    owner: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    volume_per_month: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    minutes_per_item: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    rule_based_share: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    target_stability: str = Field(sa_column=sa.Column(sa.String(10), nullable=False))
+    digital_input: bool = Field(sa_column=sa.Column(sa.Boolean, nullable=False))
+    created_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    process: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    notes: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False,
+                                                       server_default=""))
+
+
+candidates_t = CandidateRow.__table__  # type: ignore[attr-defined]
+
+
+# -- scheduling and operations (issue 4) ----------------------------------------------------
+class WorkerNodeRow(SQLModel, table=True):
+    """A running `rpa worker` / `rpa serve` / `rpa scheduler` process and its slots.
+
+    Written by the node itself: registered at start, its heartbeat and what each
+    slot is doing rewritten every few seconds, `stopped_at` set on a clean exit.
+    A node whose heartbeat is three beats old is stale: it died without saying so.
+    """
+
+    __tablename__ = "workers"
+
+    id: str = Field(sa_column=sa.Column(sa.String(200), primary_key=True))
+    node: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    role: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
+    host: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    pid: int
+    started_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    heartbeat_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    beat_seconds: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    stopped_at: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+    leader: bool = Field(default=False)
+    slots: list[dict[str, Any]] = Field(default_factory=list,
+                                        sa_column=sa.Column(JSONType, nullable=False))
+    processes: list[str] = Field(default_factory=list,
+                                 sa_column=sa.Column(JSONType, nullable=False))
+
+
+class ScheduleFireRow(SQLModel, table=True):
+    """One fire of a time trigger: the row whose uniqueness makes a fire happen once.
+
+    Inserted in the same transaction as the items its feeder produced, so a
+    scheduler that dies mid-fire leaves either both or neither, and a new
+    leader's attempt at the same (process, scheduled time) finds the row and
+    does nothing. `status` is fired, missed (later than its grace) or failed.
+    """
+
+    __tablename__ = "schedule_fires"
+    __table_args__ = (
+        sa.UniqueConstraint("process", "scheduled_at", name="uq_schedule_fires_process_time"),
+        sa.Index("ix_schedule_fires_trigger", "trigger_key", "scheduled_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    process: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    trigger_key: str = Field(sa_column=sa.Column(sa.String(191), nullable=False))
+    scheduled_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    fired_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    node: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    status: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
+    items_added: int = Field(default=0)
+    items_existing: int = Field(default=0)
+    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+
+
+workers_t = WorkerNodeRow.__table__  # type: ignore[attr-defined]
+schedule_fires = ScheduleFireRow.__table__  # type: ignore[attr-defined]
+
+# APScheduler's own job table (SQLAlchemyJobStore's layout), created by migration 0004
+# so that the schema has one owner; declared here so tests and tools see every table.
+apscheduler_jobs = sa.Table(
+    "apscheduler_jobs", metadata,
+    sa.Column("id", sa.Unicode(191), primary_key=True),
+    sa.Column("next_run_time", sa.Float(25), index=True),
+    sa.Column("job_state", sa.LargeBinary, nullable=False),
+)

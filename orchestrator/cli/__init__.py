@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from bots import UnknownBot
 from orchestrator.cli import common
 from orchestrator.cli.audit_cmd import audit_app
+from orchestrator.cli.candidates_cmd import candidates_app
 from orchestrator.cli.demo_cmd import demo
 from orchestrator.cli.items_cmd import enqueue, items_app
 from orchestrator.cli.process_cmd import process_app
+from orchestrator.cli.report_cmd import report_app
+from orchestrator.cli.schedule_cmd import schedule_app, scheduler, serve, workers
 from orchestrator.cli.setup_cmd import db_app, init
 from orchestrator.cli.status_cmd import status
 from orchestrator.cli.worker_cmd import bots_app, credentials_app, worker
@@ -38,6 +40,12 @@ app.add_typer(audit_app, name="audit")
 app.command()(worker)
 app.add_typer(bots_app, name="bots")
 app.add_typer(credentials_app, name="credentials")
+app.add_typer(report_app, name="report")
+app.add_typer(candidates_app, name="candidates")
+app.command()(serve)
+app.command()(scheduler)
+app.command()(workers)
+app.add_typer(schedule_app, name="schedule")
 
 
 @app.callback()
@@ -60,13 +68,12 @@ def _fail(message: str, code: int) -> int:
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code instead of exiting (tests call this)."""
     try:
-        result = app(args=argv, standalone_mode=False)
-        return result if isinstance(result, int) else 0
-    except click.exceptions.Abort:
-        return _fail("aborted", 1)
-    except click.exceptions.ClickException as err:
-        err.show()
-        return err.exit_code
+        # Standalone mode lets Typer report usage errors (exit 2) and aborts itself;
+        # it always ends in SystemExit, whose code we return.
+        app(args=argv, standalone_mode=True, prog_name="rpa")
+        return 0
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except RpaError as err:
         return _fail(str(err), err.exit_code)
     except INPUT_ERRORS as err:

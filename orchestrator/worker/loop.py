@@ -17,15 +17,21 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from bots import Bot, load_bot
+from orchestrator.scheduling.gate import ProcessGate, gate_for, settings_timezone
+from orchestrator.scheduling.nodes import NodeRegistry, describe_slot
+from orchestrator.scheduling.sla import SlaWatch
 from orchestrator.worker.browser import BrowserHost
 from orchestrator.worker.slot import Outcome, Slot, SlotEnv
 from queues import ClaimedItem, LeaseLost, QueueError
 from queues.sql_operator import SqlStore
+
+if TYPE_CHECKING:
+    from orchestrator.scheduling.metrics import Metrics
 
 log = structlog.get_logger("worker")
 RECOVER_EVERY = 5.0
@@ -41,6 +47,7 @@ class Served:
     config: dict[str, Any]
     concurrency: int
     lease_seconds: float
+    gate: ProcessGate | None = None  # working hours and queue trigger; None claims always
 
 
 @dataclass
@@ -73,6 +80,9 @@ class WorkerOptions:
     install_signals: bool = True
     worker_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
+    node_name: str | None = None  # shown by `rpa workers`; default the host name
+    role: str = "worker"
+    timezone: str = field(default_factory=settings_timezone)
 
 
 class Worker:
@@ -95,7 +105,15 @@ class Worker:
         self.tasks: dict[asyncio.Task[None], tuple[Slot, ClaimedItem, Served]] = {}
         self.stopping = asyncio.Event()
         self._signals = 0
+        self._first_signal = 0.0
+        self._recording: set[int] = set()  # finished items whose outcome is being written
         self._wake: asyncio.Task[bool] | None = None
+        # operations: the node registry, SLA events, metrics (set by `rpa serve`)
+        self.nodes = NodeRegistry.for_store(store)
+        self.sla = SlaWatch(getattr(store, "engine", None))
+        self.sla_gate: Callable[[], bool] = lambda: True  # serve: only the scheduler leader
+        self.metrics: Metrics | None = None
+        self._claimed_at: dict[int, float] = {}
 
     # -- set-up ---------------------------------------------------------------------
     def _load_processes(self) -> None:
@@ -110,11 +128,19 @@ class Worker:
             bot = current.bot if current and current.bot.name == spec.bot else load_bot(spec.bot)()
             self.served[name] = Served(
                 name=name, bot=bot, config=dict(spec.definition.get("bot_config", {})),
-                concurrency=spec.concurrency, lease_seconds=spec.lease_seconds)
+                concurrency=spec.concurrency, lease_seconds=spec.lease_seconds,
+                gate=gate_for(infos[name], self.opt.timezone, current.gate if current else None))
 
     def request_stop(self) -> None:
         """First signal: finish up. Second: leave now; leases bring the items back."""
+        now = time.monotonic()
+        # `timeout` and process managers may deliver one stop as two signals (to the
+        # process and to its group): only a second signal a moment later means "now".
+        if self._signals and now - self._first_signal < 1.0:
+            return
         self._signals += 1
+        if self._signals == 1:
+            self._first_signal = now
         if self._signals > 1:
             log.warning("worker.exit_now", in_flight=len(self.tasks))
             os._exit(1)
@@ -132,11 +158,15 @@ class Worker:
         log.info("worker.started", worker=self.id, slots=len(self.slots),
                  processes=sorted(self.served))
         heartbeat = asyncio.create_task(self._heartbeats())
+        node_beats = asyncio.create_task(self._node_beats())
         try:
             await self._dispatch()
         finally:
             heartbeat.cancel()
+            node_beats.cancel()
             await self._drain()
+            if self.nodes is not None:
+                await asyncio.to_thread(self.nodes.stop, self.id)
             for slot in self.slots:
                 await slot.close()
             await self.browser.close()
@@ -159,6 +189,9 @@ class Worker:
             if now - last_refresh > REFRESH_PROCESSES_EVERY:
                 await asyncio.to_thread(self._load_processes)
                 last_refresh = now
+            if self.sla.due() and self.sla_gate():
+                await asyncio.to_thread(self.sla.check, [s.gate.queue_id for s in
+                                                         self.served.values() if s.gate])
             if claimed:
                 continue
             if self.opt.until_empty and not self.tasks and await asyncio.to_thread(self._empty):
@@ -173,11 +206,16 @@ class Worker:
             room = min(len(free), served.concurrency - running)
             if room <= 0:
                 continue
+            if served.gate is not None and not await served.gate.allows(self.store, running):
+                continue
             items = await asyncio.to_thread(self.store.claim, served.name, self.id,
                                             limit=room, lease_seconds=served.lease_seconds)
+            if served.gate is not None:
+                served.gate.claimed(len(items), running)
             for item in items:
                 slot = free.pop()
                 slot.busy, slot.current = True, item
+                self._claimed_at[item.id] = time.time()
                 task = asyncio.create_task(self._work(slot, item, served))
                 self.tasks[task] = (slot, item, served)
                 task.add_done_callback(self._finished)
@@ -187,9 +225,11 @@ class Worker:
         return claimed
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        slot, _, _ = self.tasks.pop(task, (None, None, None))
+        slot, item, _ = self.tasks.pop(task, (None, None, None))
         if slot is not None:
             slot.busy, slot.current = False, None
+        if item is not None:
+            self._claimed_at.pop(item.id, None)
 
     def _empty(self) -> bool:
         names = set(self.served)
@@ -212,16 +252,21 @@ class Worker:
         with structlog.contextvars.bound_contextvars(item_id=item.id, process=served.name,
                                                      attempt=item.attempt):
             outcome = await slot.run(served.bot, item, served.config)
+            self._recording.add(item.id)
             try:
                 await asyncio.to_thread(self._record, item, outcome)
             except LeaseLost as err:
                 self.report.lease_lost += 1
                 log.warning("item.lease_lost", error=str(err))
                 return
+            finally:
+                self._recording.discard(item.id)
             self.report.count(served.name, outcome.kind)
             setattr(self.report, outcome.kind, getattr(self.report, outcome.kind) + 1)
             log.info("item.finished", outcome=outcome.kind, code=outcome.code,
                      seconds=round(outcome.seconds, 3))
+            if self.metrics is not None:
+                self.metrics.item_finished(served.name, outcome.kind, outcome.seconds)
             if self.on_outcome:
                 self.on_outcome(item, outcome)
 
@@ -245,13 +290,34 @@ class Worker:
             await asyncio.sleep(max(0.2, shortest / 3))
             by_lease: dict[float, list[int]] = {}
             for _, item, served in list(self.tasks.values()):
-                by_lease.setdefault(served.lease_seconds, []).append(item.id)
+                # an item being recorded has left in_progress: not a lost lease
+                if item.id not in self._recording:
+                    by_lease.setdefault(served.lease_seconds, []).append(item.id)
             for lease, ids in by_lease.items():
                 held = await asyncio.to_thread(self.store.heartbeat, ids, self.id, lease)
                 for task, (_, item, _) in list(self.tasks.items()):
-                    if item.id in ids and item.id not in held:
+                    if item.id in ids and item.id not in held and item.id not in self._recording:
                         log.warning("item.lease_lost_mid_item", item_id=item.id)
                         task.cancel()
+
+    # -- the node registry -------------------------------------------------------------
+    def slot_states(self) -> list[dict[str, Any]]:
+        """What each slot is doing, for `rpa workers`."""
+        return [describe_slot(s.index, s.current,
+                              self._claimed_at.get(s.current.id) if s.current else None)
+                for s in self.slots]
+
+    async def _node_beats(self) -> None:
+        """Register this worker as a node, then beat with its slots until cancelled."""
+        if self.nodes is None:
+            return
+        await asyncio.to_thread(self.nodes.register, self.id, node=self.opt.node_name,
+                                role=self.opt.role, slots=self.slot_states(),
+                                processes=sorted(self.served))
+        while True:
+            await asyncio.sleep(self.nodes.beat_seconds)
+            await asyncio.to_thread(self.nodes.beat, self.id, slots=self.slot_states(),
+                                    processes=sorted(self.served))
 
     async def _drain(self) -> None:
         """Let items in flight finish for the grace period; give the rest back."""

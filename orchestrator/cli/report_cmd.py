@@ -1,0 +1,220 @@
+"""`rpa report hours|costs`: freed hours and cost allocation from the audit log.
+
+Both commands print a Rich table (with bars) by default, the same rows plus the
+total as JSON with `--json`, and write any of `--csv`, `--xlsx` and `--chart`
+(PNG or SVG) at once; every output shows the same figures because all come
+from one `export.Report`. Errors in a period, a costs file or an output path
+exit 2 with the message of the report module that found them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from orchestrator.cli.common import STATE, console, err_console, print_json
+from orchestrator.errors import UsageError
+
+if TYPE_CHECKING:  # the report modules load on use: other commands start faster
+    from orchestrator.reports.export import Report
+    from orchestrator.reports.periods import Period
+
+report_app = typer.Typer(help="Reports from the audit log: freed hours, costs per process.",
+                         no_args_is_help=True)
+
+PERIOD_HELP = ("2026, 2026-Q3, 2026-10, 2026-W05, FROM..TO (dates), this-year, last-month, "
+               "...; default this-year")
+
+
+class HoursBy(StrEnum):
+    owner = "owner"
+    process = "process"
+    cost_centre = "cost-centre"
+
+
+class CostsBy(StrEnum):
+    process = "process"
+    owner = "owner"
+    cost_centre = "cost-centre"
+
+
+class Unit(StrEnum):
+    hours = "hours"
+    fte = "fte"
+
+
+@contextmanager
+def report_errors() -> Iterator[None]:
+    """Report-module errors and unwritable files are bad input: exit 2, no traceback."""
+    from orchestrator.reports.periods import ReportError
+
+    try:
+        yield
+    except ReportError as err:
+        raise UsageError(str(err)) from err
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        raise UsageError(f"{where}cannot write the file: {err.strerror or err}") from err
+
+
+def check_outputs(csv: Path | None, xlsx: Path | None, chart: Path | None) -> None:
+    """Refuse bad output names before the query runs, so nothing is half written."""
+    if xlsx is not None and xlsx.suffix.lower() != ".xlsx":
+        raise UsageError(f"--xlsx {xlsx}: the file name must end in .xlsx")
+    if chart is not None and chart.suffix.lower() not in (".png", ".svg"):
+        raise UsageError(f"--chart {chart}: the file name must end in .png or .svg")
+    for flag, path in (("--csv", csv), ("--xlsx", xlsx), ("--chart", chart)):
+        if path is not None and not path.resolve().parent.is_dir():
+            raise UsageError(f"{flag} {path}: the directory {path.resolve().parent} "
+                             "does not exist")
+
+
+def _period_json(period: Period) -> dict[str, Any]:
+    return {"label": period.label, "start": period.start.isoformat(),
+            "end": period.end.isoformat(), "days": str(period.days)}
+
+
+def _say(message: str, json_out: bool) -> None:
+    """Progress notes go to stderr when stdout carries JSON."""
+    (err_console if json_out else console).print(message)
+
+
+def write_files(report: Report, *, csv: Path | None, xlsx: Path | None, json_out: bool
+                ) -> list[str]:
+    from orchestrator.reports.export import write_csv, write_xlsx
+
+    written = []
+    if csv is not None:
+        written.append(str(write_csv(report, csv)))
+    if xlsx is not None:
+        written.append(str(write_xlsx(report, xlsx)))
+    for path in written:
+        _say(f"[green]✓[/] wrote {path}", json_out)
+    return written
+
+
+def parse_rate(text: str | None) -> int | None:
+    """``--hourly-rate 650`` / ``"650.00"`` (NOK) -> øre."""
+    if text is None:
+        return None
+    from orchestrator.reports.money import to_ore
+    return to_ore(text.strip())
+
+
+@report_app.command("hours")
+def hours(
+    period: str = typer.Option("this-year", "--period", "-p", help=PERIOD_HELP),
+    by: HoursBy = typer.Option(HoursBy.owner, "--by", help="group the rows by"),
+    unit: Unit = typer.Option(Unit.hours, "--unit", help="hours, or FTE (full-time "
+                              "equivalents) in the terminal table"),
+    fte_hours: float | None = typer.Option(None, "--fte-hours", min=1,
+                                           help="hours in one FTE-year (default 1695)"),
+    costs: Path | None = typer.Option(None, "--costs", help="costs.yaml (its "
+                                      "fte_hours_per_year is used)"),
+    csv: Path | None = typer.Option(None, "--csv", help="write the rows as CSV"),
+    xlsx: Path | None = typer.Option(None, "--xlsx", help="write an XLSX with a Method sheet"),
+    chart: Path | None = typer.Option(None, "--chart", help="freed hours per owner per "
+                                      "month, .png or .svg"),
+    json_out: bool = typer.Option(False, "--json", help="rows and total as JSON"),
+) -> None:
+    """Hours the robots freed, from the audit log, by owner, process or cost centre."""
+    from orchestrator.reports import service
+    from orchestrator.reports.render import as_json, hours_table, rich_table
+
+    check_outputs(csv, xlsx, chart)
+    with report_errors():
+        outcome = service.hours_report(
+            STATE.store, period, by=by.value, settings=STATE.settings, costs_file=costs,
+            fte_hours_per_year=Decimal(str(fte_hours)) if fte_hours else None,
+            monthly=chart is not None)
+        report = outcome.table()
+        written = write_files(report, csv=csv, xlsx=xlsx, json_out=json_out)
+        if chart is not None:
+            from orchestrator.reports.export import write_chart
+            written.append(str(write_chart(chart, hours_by_month=outcome.hours_by_month(),
+                                           title=f"Freed hours, {outcome.period.label}")))
+            _say(f"[green]✓[/] wrote {chart}", json_out)
+    if json_out:
+        print_json({**as_json(report), "period": _period_json(outcome.period),
+                    "group_by": by.value, "unit": unit.value,
+                    "fte_hours_per_year": str(outcome.report.fte_hours_per_year),
+                    "warnings": outcome.warnings, "files": written})
+        return
+    if unit is Unit.fte:
+        table = rich_table(report, keys=["key", "items_done", "freed_hours", "fte", "fte_years"],
+                           titles={"freed_hours": "Freed h", "fte": "FTE"}, bar_key="fte",
+                           bar_width=12)
+    else:
+        table = hours_table(outcome.report)
+    console.print(table)
+    console.print(f"[dim]{outcome.period.label}: {outcome.period.start:%Y-%m-%d} to "
+                  f"{outcome.period.end:%Y-%m-%d} (exclusive); FTE = "
+                  f"{outcome.report.fte_hours_per_year} hours a year ({outcome.fte_source})[/]")
+    for warning in outcome.warnings:
+        console.print(f"[yellow]note:[/] {warning}")
+
+
+@report_app.command("costs")
+def costs(
+    period: str = typer.Option("this-year", "--period", "-p", help=PERIOD_HELP),
+    by: CostsBy = typer.Option(CostsBy.process, "--by", help="group the rows by"),
+    costs_file: Path | None = typer.Option(None, "--costs", help="costs.yaml (default: "
+                                           "RPA_COSTS_FILE, ./config/costs.yaml, the example)"),
+    hourly_rate: str | None = typer.Option(None, "--hourly-rate", help="value of one freed "
+                                           "hour in NOK (default: hourly_rate in the file)"),
+    csv: Path | None = typer.Option(None, "--csv", help="write the rows as CSV"),
+    xlsx: Path | None = typer.Option(None, "--xlsx", help="write an XLSX with a Method sheet"),
+    chart: Path | None = typer.Option(None, "--chart", help="freed hours per owner and cost "
+                                      "vs value per process, .png or .svg"),
+    json_out: bool = typer.Option(False, "--json", help="rows and total as JSON"),
+) -> None:
+    """Split the period's costs over the processes and set them against the freed hours."""
+    from orchestrator.reports import service
+    from orchestrator.reports.money import format_nok
+    from orchestrator.reports.render import as_json, costs_table
+
+    check_outputs(csv, xlsx, chart)
+    with report_errors():
+        rate = parse_rate(hourly_rate)
+        outcome = service.costs_report(
+            STATE.store, period, by=by.value, costs_file=costs_file, hourly_rate_ore=rate,
+            settings=STATE.settings, monthly=chart is not None)
+        report = outcome.table()
+        written = write_files(report, csv=csv, xlsx=xlsx, json_out=json_out)
+        if chart is not None:
+            from orchestrator.reports.export import write_chart
+            written.append(str(write_chart(
+                chart, hours_by_month=outcome.hours_by_month(),
+                cost_value=outcome.cost_value(),
+                title=f"Costs and freed hours, {outcome.period.label}")))
+            _say(f"[green]✓[/] wrote {chart}", json_out)
+    result = outcome.result
+    if json_out:
+        print_json({**as_json(report), "period": _period_json(outcome.period),
+                    "group_by": by.value, "costs_file": str(outcome.source.path),
+                    "hourly_rate_ore": result.hourly_rate_ore,
+                    "total_cost_ore": result.total_cost_ore,
+                    "allocated_ore": result.allocated_ore,
+                    "unallocated_ore": result.unallocated_ore,
+                    "lines": [{"name": o.line.name, "amount_ore": o.line.amount_ore,
+                               "driver": o.line.driver, "basis": o.basis,
+                               "explanation": o.explain()} for o in result.lines],
+                    "warnings": outcome.warnings, "files": written})
+        return
+    console.print(costs_table(result, by=by.value, period_label=outcome.period.label))
+    console.print(f"[dim]Costs from {outcome.source.path} ({outcome.source.origin}); "
+                  f"total {format_nok(result.total_cost_ore)} NOK = allocated "
+                  f"{format_nok(result.allocated_ore)} + unallocated "
+                  f"{format_nok(result.unallocated_ore)}; hourly rate "
+                  f"{format_nok(result.hourly_rate_ore)} NOK.[/]")
+    for outcome_line in result.lines:
+        console.print(f"[dim]- {outcome_line.explain()}[/]")
+    for warning in outcome.warnings:
+        console.print(f"[yellow]note:[/] {warning}")
+
