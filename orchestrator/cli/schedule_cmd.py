@@ -1,0 +1,209 @@
+"""`rpa serve`, `rpa scheduler`, `rpa schedule list` and `rpa workers`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+import typer
+
+from orchestrator.cli.common import STATE, console, make_table, print_json
+from orchestrator.durations import format_age
+
+schedule_app = typer.Typer(help="Schedules: triggers, their next and last fires, windows.",
+                           no_args_is_help=True)
+
+
+def serve(
+    process: list[str] = typer.Option([], "--process", "-p", help="work only these"),
+    slots: int = typer.Option(2, min=1, max=64, help="items worked on at once"),
+    grace: float = typer.Option(30.0, help="seconds in-flight items get after SIGTERM"),
+    no_trace: bool = typer.Option(False, "--no-trace", help="no Playwright trace on failure"),
+    metrics_port: int | None = typer.Option(None, "--metrics-port", min=0, max=65535,
+                                            help="Prometheus /metrics on 127.0.0.1:PORT"),
+    node: str | None = typer.Option(None, "--node", help="this node's name in `rpa workers`"),
+) -> None:
+    """Run the scheduler and a worker in one process (any number of nodes on PostgreSQL)."""
+    from orchestrator.scheduling.runner import ServiceOptions
+    from orchestrator.scheduling.runner import serve as run_service
+    from orchestrator.worker.loop import WorkerOptions
+    options = WorkerOptions(processes=process or None, slots=slots, grace_seconds=grace,
+                            trace=not no_trace)
+    report = asyncio.run(run_service(STATE.store, STATE.settings, options,
+                                     ServiceOptions(metrics_port=metrics_port, node_name=node)))
+    if report is not None:
+        console.print(f"serve stopped: {report.done} done, {report.business} business "
+                      f"exceptions, {report.application} application errors, "
+                      f"{report.released} released")
+
+
+def scheduler(
+    metrics_port: int | None = typer.Option(None, "--metrics-port", min=0, max=65535,
+                                            help="Prometheus /metrics on 127.0.0.1:PORT"),
+    node: str | None = typer.Option(None, "--node", help="this node's name in `rpa workers`"),
+) -> None:
+    """Run only the scheduler (workers run apart, with `rpa worker`)."""
+    from orchestrator.scheduling.runner import ServiceOptions
+    from orchestrator.scheduling.runner import serve as run_service
+    from orchestrator.worker.loop import WorkerOptions
+    asyncio.run(run_service(STATE.store, STATE.settings, WorkerOptions(),
+                            ServiceOptions(metrics_port=metrics_port, node_name=node),
+                            with_worker=False))
+    console.print("scheduler stopped")
+
+
+def short_time(epoch: float | None, tz: str, now: float) -> str:
+    """`14:05:10` today, `03-29 02:30` another day: narrow enough for a table."""
+    if epoch is None:
+        return "-"
+    local = datetime.fromtimestamp(epoch, ZoneInfo(tz))
+    today = datetime.fromtimestamp(now, ZoneInfo(tz)).date()
+    return local.strftime("%H:%M:%S" if local.date() == today else "%m-%d %H:%M")
+
+
+def weekday_time(epoch: float, tz: str, now: float) -> str:
+    """`Tue 07:00` within a week, else `12-28 07:00`."""
+    local = datetime.fromtimestamp(epoch, ZoneInfo(tz))
+    return local.strftime("%a %H:%M" if epoch - now < 6 * 86400 else "%m-%d %H:%M")
+
+
+def _stored_next_runs(engine: sa.Engine, keys: list[str]) -> dict[str, float | None]:
+    from queues.schema import apscheduler_jobs as jobs
+    if not keys:
+        return {}
+    with engine.connect() as raw:
+        rows = raw.execution_options(rpa_readonly=True).execute(
+            sa.select(jobs.c.id, jobs.c.next_run_time).where(jobs.c.id.in_(keys))).all()
+    return {r.id: r.next_run_time for r in rows}
+
+
+def schedule_rows(now: float) -> list[dict[str, Any]]:
+    """One row per trigger (and per process with only a window), for `schedule list`."""
+    from orchestrator.scheduling import fires
+    from orchestrator.scheduling.calendar import ProcessCalendar
+    from orchestrator.scheduling.triggers import timed_triggers, trigger_specs
+    store, tz = STATE.store, STATE.settings.timezone
+    infos = store.list_processes()
+    timed = {i.spec.name: timed_triggers(i.spec.name, i.spec.definition, tz) for i in infos}
+    stored = _stored_next_runs(store.engine, [t.key for ts in timed.values() for t in ts])
+    last = fires.recent_fires(store.engine, [i.spec.name for i in infos])
+    at = datetime.fromtimestamp(now, UTC)
+    rows: list[dict[str, Any]] = []
+    for info in infos:
+        name, definition = info.spec.name, info.spec.definition
+        cal = ProcessCalendar.from_definition(definition, tz)
+        opens = None if cal is None else cal.next_open(at)
+        window = {"open": cal is None or cal.is_open(at),
+                  "next_open": None if opens is None else opens.timestamp()}
+        recent = next(iter(last.get(name) or []), None)
+        base = {"process": name, "paused": info.paused, "timezone": definition.get("timezone")
+                or tz, "window": window if cal is not None else None,
+                "last_fire": None if recent is None else {
+                    "scheduled_at": recent["scheduled_at"], "status": recent["status"],
+                    "added": recent["items_added"], "node": recent["node"]}}
+        for t in timed[name]:
+            computed = t.next_after(at)
+            nxt = stored.get(t.key)
+            if nxt is None or nxt < now - t.grace:  # no leader has it (yet), or it is behind
+                nxt = None if computed is None else computed.timestamp()
+            rows.append(base | {"trigger": t.spec.describe(), "key": t.key,
+                                "timezone": t.timezone, "next_fire": nxt,
+                                "scheduled": t.key in stored})
+        queue_triggers = [s for s in trigger_specs(definition) if s.kind == "queue"]
+        rows.extend(base | {"trigger": s.describe(), "key": None, "next_fire": None,
+                            "scheduled": False} for s in queue_triggers)
+        if not timed[name] and not queue_triggers and cal is not None:
+            rows.append(base | {"trigger": "-", "key": None, "next_fire": None,
+                                "scheduled": False})
+    return rows
+
+
+@schedule_app.command("list")
+def schedule_list(json_out: bool = typer.Option(False, "--json")) -> None:
+    """Each process's triggers: next fire, last fire, and its working-hours window."""
+    from orchestrator.scheduling.nodes import NodeRegistry
+    now = time.time()
+    rows = schedule_rows(now)
+    leaders = [n for n in NodeRegistry(STATE.store.engine).nodes() if n.leader]
+    if json_out:
+        print_json({"leader": leaders[0].node if leaders else None, "triggers": rows})
+        return
+    if not rows:
+        console.print("No process has triggers or working hours: add `triggers:` or "
+                      "`working_hours:` to a process file and register it again.")
+        return
+    table = make_table("Schedules")
+    table.add_column("process", overflow="fold")
+    table.add_column("trigger", overflow="fold")
+    for column in ("next fire", "last fire", "window"):
+        table.add_column(column, no_wrap=True)
+    for r in rows:
+        last = r["last_fire"]
+        last_text = "-" if last is None else (
+            short_time(last["scheduled_at"], r["timezone"], now)
+            + ("" if last["status"] == "fired" else f" [red]{last['status']}[/]")
+            + (f" [dim]+{last['added']}[/]" if last["added"] else ""))
+        window = r["window"]
+        win = "[dim]always[/]" if window is None else "[green]open[/]" if window["open"] else (
+            f"[yellow]opens {weekday_time(window['next_open'], r['timezone'], now)}[/]"
+            if window["next_open"] else "[red]never opens[/]")
+        name = r["process"] + (" [yellow](paused)[/]" if r["paused"] else "")
+        table.add_row(name, r["trigger"], short_time(r["next_fire"], r["timezone"], now),
+                      last_text, win)
+    console.print(table)
+    if leaders:
+        console.print(f"[dim]scheduler leader: {leaders[0].node} (pid {leaders[0].pid})[/]")
+    elif any(r["key"] for r in rows):
+        console.print("[yellow]no scheduler is running: start `rpa serve` or `rpa scheduler`[/]")
+
+
+def workers(
+    all_: bool = typer.Option(False, "--all", help="also stopped and stale nodes"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Nodes running `rpa serve` / `rpa worker` / `rpa scheduler`, and what each slot does."""
+    from dataclasses import asdict
+
+    from orchestrator.scheduling.nodes import NodeRegistry
+    now = time.time()
+    nodes = NodeRegistry(STATE.store.engine).nodes(include_gone=all_)
+    if json_out:
+        print_json([asdict(n) | {"state": n.state(now)} for n in nodes])
+        return
+    if not nodes:
+        console.print("No worker is running: start `rpa serve` or `rpa worker`.")
+        return
+    table = make_table("Workers")
+    for column in ("node", "role", "pid", "up", "beat", "slots"):
+        table.add_column(column, no_wrap=column == "node",
+                         justify="left" if column in ("node", "role") else "right")
+    busy_slots = make_table("Slots")
+    for column in ("node", "slot", "working on", "for"):
+        busy_slots.add_column(column, overflow="fold",
+                              justify="right" if column in ("slot", "for") else "left")
+    for n in nodes:
+        state = n.state(now)
+        style = {"running": "", "stale": "red", "stopped": "dim"}[state]
+        label = f"[{style}]{n.node}[/]" if style else n.node
+        slots = (f"{n.busy}/{len(n.slots)} busy" if n.slots else
+                 "scheduler" if n.role == "scheduler" else "-")
+        if state != "running":
+            slots = f"[{style}]{state}[/]"
+        table.add_row(label + (" [bold yellow]★ leader[/]" if n.leader else ""), n.role,
+                      str(n.pid), format_age((n.stopped_at or now) - n.started_at),
+                      format_age(now - n.heartbeat_at), slots)
+        for slot in n.slots if state == "running" else []:
+            if slot.get("item_id") is None:
+                busy_slots.add_row(n.node, str(slot["slot"]), "[dim]idle[/]", "")
+            else:
+                since = slot.get("since")
+                busy_slots.add_row(n.node, str(slot["slot"]),
+                                   f"{slot['process']} #{slot['item_id']} {slot['reference']}",
+                                   format_age(now - since) if since else "")
+    console.print(table)
+    if busy_slots.row_count:
+        console.print(busy_slots)

@@ -1,0 +1,92 @@
+"""`rpa serve` and `rpa scheduler`: the service processes, wired and shut down.
+
+`serve` runs the scheduler service and a worker in one process and one event
+loop (the embedded default); `scheduler` runs only the service. Every node of
+a cluster runs the same thing: all of them claim work, the elected leader also
+schedules. Shutdown is the worker's: the first SIGTERM/SIGINT stops claiming
+and scheduling, in-flight items get the grace period and the rest are given
+back; a second signal exits at once (leases and the leader lock then expire on
+their own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from dataclasses import dataclass
+
+import structlog
+
+from orchestrator.scheduling.metrics import Metrics
+from orchestrator.scheduling.nodes import NodeRegistry, default_node_name
+from orchestrator.scheduling.service import ELECT_EVERY, SchedulerService
+from orchestrator.settings import Settings
+from orchestrator.worker.loop import WorkerOptions, WorkerReport
+from queues.sql_operator import SqlStore
+
+log = structlog.get_logger("service")
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@dataclass
+class ServiceOptions:
+    """How a service node runs, beyond its worker's options."""
+
+    metrics_port: int | None = None
+    node_name: str | None = None
+    elect_every: float = ELECT_EVERY
+
+
+async def serve(store: SqlStore, settings: Settings, options: WorkerOptions,
+                service: ServiceOptions, *, with_worker: bool = True) -> WorkerReport | None:
+    """Run a node until signalled; the worker's report (None without a worker)."""
+    from orchestrator.worker.run import build_worker
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    node = service.node_name or settings.node_name or default_node_name()
+    metrics = Metrics(store.engine)
+    options.install_signals, options.node_name = False, node
+    options.role, options.timezone = ("serve", settings.timezone)
+    worker = build_worker(store, settings, options) if with_worker else None
+    scheduler = SchedulerService(
+        store, node_id=options.worker_id, node_name=node, default_tz=settings.timezone,
+        nodes=NodeRegistry.for_store(store), own_node_row=worker is None, metrics=metrics,
+        elect_every=service.elect_every)
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        stop.set()
+        if worker is not None:
+            worker.request_stop()  # a second signal exits there, at once
+        elif signals > 1:
+            os._exit(1)
+
+    for sig in SIGNALS:
+        loop.add_signal_handler(sig, on_signal)
+    if worker is not None:
+        worker.metrics = metrics
+        worker.sla_gate = lambda: scheduler.is_leader
+        worker.sla.on_event = metrics.sla_event
+        metrics.watch_slots(lambda: sum(1 for s in worker.slots if s.busy), len(worker.slots))
+    port = service.metrics_port if service.metrics_port is not None else settings.metrics_port
+    if port is not None:
+        metrics.serve(port)
+    log.info("service.started", node=node, worker=worker is not None,
+             database=settings.safe_db_url)
+    scheduling = asyncio.create_task(scheduler.run(stop))
+    try:
+        if worker is None:
+            await stop.wait()
+            return None
+        return await worker.run()
+    finally:
+        stop.set()
+        await scheduling
+        metrics.close()
+        for sig in SIGNALS:
+            loop.remove_signal_handler(sig)
+        log.info("service.stopped", node=node)
