@@ -112,7 +112,8 @@ def prepare(store: SqlStore, settings: Settings, invoices: TargetServer,
     for process, csv_path in (("invoice-approval", inv_csv),
                               ("applicant-registration", app_csv)):
         info = store.get_process(process)
-        batch = read_items(Path(csv_path), info.spec.input_schema, settings.timezone)
+        batch = read_items(Path(csv_path), info.spec.input_schema, settings.timezone,
+                           check=True)
         store.enqueue(process, batch, actor=ACTOR)
         counts[process] = len(batch)
     return counts

@@ -38,7 +38,7 @@ def enqueue(
     if (file is None) == (data is None):
         raise UsageError("give either --file FILE or --data '{...}'")
     if file is not None:
-        items = read_items(file, info.spec.input_schema, STATE.settings.timezone)
+        items = read_items(file, info.spec.input_schema, STATE.settings.timezone, check=True)
     else:
         items = [_data_item(str(data), reference, priority)]
     if not items:
