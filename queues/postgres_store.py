@@ -13,9 +13,7 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from queues.schema import work_items
 from queues.sql_operator import SqlStore
 
 CHANNEL = "rpa_work"
@@ -26,19 +24,11 @@ class PostgresStore(SqlStore):
 
     _listener: psycopg.Connection[Any] | None = None
 
-    def _claim_candidates(self, queue_id: int, now: float, limit: int) -> sa.Select[Any]:
-        return super()._claim_candidates(queue_id, now, limit).with_for_update(skip_locked=True)
-
     def _expired_candidates(self, now: float) -> sa.Select[Any]:
         return super()._expired_candidates(now).with_for_update(skip_locked=True)
 
-    def _insert_new(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
-        stmt = (pg_insert(work_items).on_conflict_do_nothing()
-                .returning(work_items.c.reference, work_items.c.id))
-        return {r.reference: r.id for r in conn.execute(stmt, rows)}
-
     def _notify(self, conn: sa.Connection, queue_id: int) -> None:
-        conn.execute(sa.select(sa.func.pg_notify(CHANNEL, str(queue_id))))
+        conn.exec_driver_sql("SELECT pg_notify(%s, %s)", (CHANNEL, str(queue_id)))
 
     def _listen(self) -> psycopg.Connection[Any]:
         if self._listener is None or self._listener.closed:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -37,6 +38,7 @@ class ProcessSnapshot:
     sla_minutes: float | None
     default_priority: int
     paused: bool
+    input_schema: dict[str, Any] | None = None  # enqueue validates against it
 
 
 def _load(conn: sa.Connection, where: sa.ColumnElement[bool]) -> ProcessSnapshot | None:
@@ -56,6 +58,7 @@ def _load(conn: sa.Connection, where: sa.ColumnElement[bool]) -> ProcessSnapshot
                            row["backoff_max_seconds"]),
         lease_seconds=row["lease_seconds"], sla_minutes=row["sla_minutes"],
         default_priority=row["default_priority"], paused=row["paused"],
+        input_schema=row["input_schema"],
     )
 
 
@@ -84,6 +87,13 @@ class SnapshotCache:
         if entry and time.monotonic() - entry[0] < self.ttl:
             return entry[1]
         return None
+
+    def cached(self, name: str) -> ProcessSnapshot | None:
+        """A fresh snapshot without touching the database: the hot path asks this first."""
+        return self._fresh(self._by_name.get(name))
+
+    def cached_queue(self, queue_id: int) -> ProcessSnapshot | None:
+        return self._fresh(self._by_queue.get(queue_id))
 
     def by_name(self, conn: sa.Connection, name: str) -> ProcessSnapshot:
         snap = self._fresh(self._by_name.get(name))

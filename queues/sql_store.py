@@ -1,7 +1,9 @@
 """The store on SQL databases: shared by the SQLite and PostgreSQL stores.
 
 Each state change is one transaction holding the item update, its attempt row
-and its audit event; the statements are SQLAlchemy Core, one round trip each.
+and its audit event. The hot path (enqueue, claim, complete, heartbeat, the
+attempt row, the audit append) runs precompiled SQL on the DBAPI cursor of the
+SQLAlchemy transaction (see `hot_sql`); everything else is SQLAlchemy Core.
 The engine-specific parts (how a claim locks, how idle workers are woken) are
 hooks that `SqliteStore` and `PostgresStore` fill in.
 """
@@ -19,6 +21,7 @@ import sqlalchemy as sa
 
 from queues import audit
 from queues.errors import IllegalTransition, ItemNotFound, LeaseLost, QueueNotFound
+from queues.hot_sql import HotSql, complete_fused, complete_items, dumps
 from queues.models import (
     ClaimedItem,
     EnqueueResult,
@@ -27,10 +30,8 @@ from queues.models import (
     ProcessSpec,
 )
 from queues.schema import (
-    CLAIMABLE_SQL,
     IN_PROGRESS_SQL,
     NO_DEADLINE,
-    attempts_t,
     processes,
     queues_t,
     work_items,
@@ -42,6 +43,7 @@ from queues.validation import validate_items
 
 wi = work_items
 ENQUEUE_CHUNK = 1000
+HINTS_MAX = 10_000
 
 
 def default_writer(purpose: str) -> str:
@@ -58,14 +60,25 @@ class SqlStoreCore(Store):
         self.writer = writer or default_writer("store")
         self.clock = clock
         self.snapshots = SnapshotCache()
-        self._chain_id: int | None = None
+        self.chain = audit.ChainWriter(self.writer)
+        self.hot = HotSql(engine.dialect.name)
+        # PostgreSQL: what each claim of ours set (attempts, start, queue), so that a
+        # complete can be one statement (`_complete_fused`); a stale hint only costs
+        # the ordinary path. Bounded: leases that simply expire leave entries behind.
+        self._hints: dict[int, tuple[int, float, int]] = {}
 
     # -- plumbing -----------------------------------------------------------
     @contextmanager
     def _write(self, action: str) -> Iterator[sa.Connection]:
+        """One write transaction; the audit chain's cached head follows its outcome."""
         from queues.engine import wrapped_errors
-        with wrapped_errors(action), self.engine.begin() as conn:
-            yield conn
+        committed = False
+        try:
+            with wrapped_errors(action), self.engine.begin() as conn:
+                yield conn
+            committed = True
+        finally:
+            self.chain.finish(committed)
 
     @contextmanager
     def _read(self, action: str) -> Iterator[sa.Connection]:
@@ -75,14 +88,9 @@ class SqlStoreCore(Store):
             with conn.begin():
                 yield conn
 
-    def _chain(self, conn: sa.Connection) -> int:
-        """This writer's chain id, created inside the caller's transaction on first use."""
-        if self._chain_id is None:
-            self._chain_id = audit.ensure_chain(conn, self.writer, self.clock())
-        return self._chain_id
-
     def _audit(self, conn: sa.Connection, events: Sequence[audit.AuditEvent]) -> None:
-        audit.append(conn, self._chain(conn), events)
+        """Append to this store's chain; only inside `_write` (it commits the head)."""
+        self.chain.append(conn, events, self.clock(), self.hot)
 
     def _event(self, snap: ProcessSnapshot, actor: str, action: str, now: float,
                item_id: int | None = None, **kw: Any) -> audit.AuditEvent:
@@ -92,14 +100,6 @@ class SqlStoreCore(Store):
 
     def _notify(self, conn: sa.Connection, queue_id: int) -> None:
         """Tell idle workers that a queue has work (engine-specific; default none)."""
-
-    def _claim_candidates(self, queue_id: int, now: float, limit: int) -> sa.Select[Any]:
-        return (
-            sa.select(wi.c.id)
-            .where(wi.c.queue_id == queue_id, CLAIMABLE_SQL, wi.c.available_at <= now)
-            .order_by(wi.c.priority.desc(), wi.c.deadline_order, wi.c.id)
-            .limit(limit)
-        )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -197,15 +197,19 @@ class SqlStoreCore(Store):
     # -- producing ---------------------------------------------------------------
     def _insert_new(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
         """Insert rows whose reference is new to the queue; map reference -> id."""
-        raise NotImplementedError
+        cur = conn.connection.cursor()
+        try:
+            return self.hot.insert_items(cur, rows)
+        finally:
+            cur.close()
 
     def enqueue(self, process: str, items: Sequence[NewItem], *, actor: str,
                 progress: Callable[[int], None] | None = None) -> EnqueueResult:
-        with self._read("read a process") as conn:
-            snap = self.snapshots.by_name(conn, process)
-            schema = conn.execute(sa.select(processes.c.input_schema)
-                                  .where(processes.c.id == snap.process_id)).scalar()
-        validate_items(schema, items)
+        snap = self.snapshots.cached(process)
+        if snap is None:
+            with self._read("read a process") as conn:
+                snap = self.snapshots.by_name(conn, process)
+        validate_items(snap.input_schema, items)
         now = self.clock()
         unique: dict[str, NewItem] = {}
         for item in items:
@@ -258,47 +262,58 @@ class SqlStoreCore(Store):
     # -- consuming ------------------------------------------------------------------
     def claim(self, process: str, worker_id: str, *, limit: int = 1,
               lease_seconds: float | None = None) -> list[ClaimedItem]:
-        with self._read("read a process") as conn:
-            snap = self.snapshots.by_name(conn, process)
-        if snap.paused:
+        snap = self.snapshots.cached(process)
+        if snap is not None and snap.paused:
             return []
-        now = self.clock()
-        expires = now + (lease_seconds or snap.lease_seconds)
-        candidates = self._claim_candidates(snap.queue_id, now, limit)
-        stmt = (
-            sa.update(wi).where(wi.c.id.in_(candidates.scalar_subquery()))
-            .values(status=Status.IN_PROGRESS.value, lease_owner=worker_id,
-                    lease_expires_at=expires, attempts=wi.c.attempts + 1,
-                    attempt_started_at=now, updated_at=now)
-            .returning(wi.c.id, wi.c.reference, wi.c.payload, wi.c.priority, wi.c.attempts,
-                       wi.c.attempt_limit, wi.c.deadline, wi.c.deadline_order)
-        )
         with self._write(f"claim from {process}") as conn:
-            rows = list(conn.execute(stmt).all())
+            if snap is None:  # a miss: load inside this transaction, not one of its own
+                snap = self.snapshots.by_name(conn, process)
+                if snap.paused:
+                    return []
+            now = self.clock()
+            expires = now + (lease_seconds or snap.lease_seconds)
+            cur = conn.connection.cursor()
+            try:
+                cur.execute(self.hot.claim, (worker_id, expires, now, now, snap.queue_id,
+                                             now, limit))
+                rows: list[Any] = list(cur.fetchall())
+            finally:
+                cur.close()
+            if rows and self.hot.pg:
+                if len(self._hints) > HINTS_MAX:
+                    self._hints.clear()
+                for r in rows:
+                    self._hints[r[0]] = (r[4], now, snap.queue_id)
             if rows:
+                actor = f"worker:{worker_id}"
                 self._audit(conn, [
-                    self._event(snap, f"worker:{worker_id}", "item.claimed", now, item_id=r.id,
-                                details={"attempt": r.attempts})
+                    self._event(snap, actor, "item.claimed", now, item_id=r[0],
+                                details={"attempt": r[4]})
                     for r in rows
                 ])
-        rows.sort(key=lambda r: (-r.priority, r.deadline_order, r.id))
-        return [ClaimedItem(id=r.id, queue=snap.queue, process=snap.name,
-                            reference=r.reference, payload=r.payload, priority=r.priority,
-                            attempt=r.attempts, attempt_limit=r.attempt_limit,
-                            deadline=r.deadline, lease_expires_at=expires) for r in rows]
+        if len(rows) > 1:  # (id, reference, payload, priority, attempts, limit, deadline, order)
+            rows.sort(key=lambda r: (-r[3], r[7], r[0]))
+        json_in = self.hot.json_in
+        return [ClaimedItem(id=r[0], queue=snap.queue, process=snap.name, reference=r[1],
+                            payload=json_in(r[2]), priority=r[3], attempt=r[4],
+                            attempt_limit=r[5], deadline=r[6], lease_expires_at=expires)
+                for r in rows]
 
     def heartbeat(self, item_ids: Sequence[int], worker_id: str,
                   lease_seconds: float) -> set[int]:
         if not item_ids:
             return set()
         expires = self.clock() + lease_seconds
+        ids = list(item_ids)
         with self._write("extend leases") as conn:
-            rows = conn.execute(
-                sa.update(wi).where(wi.c.id.in_(list(item_ids)), wi.c.lease_owner == worker_id,
-                                    wi.c.status == Status.IN_PROGRESS.value)
-                .values(lease_expires_at=expires).returning(wi.c.id)
-            ).all()
-        return {r.id for r in rows}
+            cur = conn.connection.cursor()
+            try:
+                cur.execute(self.hot.heartbeat_sql(len(ids)),
+                            self.hot.heartbeat_params(ids, worker_id, expires))
+                rows = cur.fetchall()
+            finally:
+                cur.close()
+        return {r[0] for r in rows}
 
     def _why_not(self, conn: sa.Connection, item_id: int, worker_id: str,
                  operation: str) -> Exception:
@@ -333,27 +348,41 @@ class SqlStoreCore(Store):
                  evidence: dict[str, Any] | None = None) -> float:
         """Record the attempt that just ended; returns its duration in seconds."""
         started = claimed.attempt_started_at or now
-        conn.execute(sa.insert(attempts_t).values(
-            item_id=item_id, number=claimed.attempts, worker_id=worker_id, started_at=started,
-            ended_at=now, outcome=outcome.value, error_type=error_type, error_code=code,
-            error_message=message, evidence=evidence))
+        cur = conn.connection.cursor()
+        try:
+            cur.execute(self.hot.attempt, (item_id, claimed.attempts, worker_id, started, now,
+                                           outcome.value, error_type, code, message,
+                                           dumps(evidence)))
+        finally:
+            cur.close()
         return max(0.0, now - started)
 
     def complete(self, item_id: int, worker_id: str, output: dict[str, Any] | None = None,
                  *, evidence: dict[str, Any] | None = None) -> None:
+        self.complete_many([(item_id, output)], worker_id, evidence=evidence)
+
+    def complete_many(self, results: Sequence[tuple[int, dict[str, Any] | None]],
+                      worker_id: str, *, evidence: dict[str, Any] | None = None) -> None:
+        if not results:
+            return
         now = self.clock()
-        with self._write("complete an item") as conn:
-            row = self._finish(conn, item_id, worker_id, "complete", {
-                "status": Status.DONE.value, "output": output, "finished_at": now,
-                "updated_at": now, "error_type": None, "error_code": None,
-                "error_message": None})
-            took = self._attempt(conn, item_id, row, worker_id, now, Outcome.DONE,
-                                 evidence=evidence)
-            snap = self.snapshots.by_queue(conn, row.queue_id)
-            self._audit(conn, [self._event(
-                snap, f"worker:{worker_id}", "item.completed", now, item_id=item_id,
-                freed_minutes=snap.manual_minutes, robot_seconds=took,
-                details={"attempt": row.attempts})])
+        action = "complete items" if len(results) > 1 else "complete an item"
+        with self._write(action) as conn:
+            if self.hot.pg and len(results) == 1 and complete_fused(
+                    self, conn, results[0], worker_id, now, evidence):
+                return
+            done = complete_items(self, conn, results, worker_id, now, evidence)
+            actor = f"worker:{worker_id}"
+            events = []
+            for item_id, queue_id, attempts, started in done:
+                snap = (self.snapshots.cached_queue(queue_id)
+                        or self.snapshots.by_queue(conn, queue_id))
+                events.append(self._event(
+                    snap, actor, "item.completed", now, item_id=item_id,
+                    freed_minutes=snap.manual_minutes,
+                    robot_seconds=max(0.0, now - (started or now)),
+                    details={"attempt": attempts}))
+            self._audit(conn, events)
 
     def fail_business(self, item_id: int, worker_id: str, *, code: str, message: str,
                       evidence: dict[str, Any] | None = None) -> None:

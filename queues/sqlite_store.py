@@ -13,10 +13,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-from queues.schema import work_items
 from queues.sql_operator import SqlStore
 
 WAKE_POLL_SECONDS = 0.005
@@ -26,11 +22,6 @@ class SqliteStore(SqlStore):
     """SQLite implementation: single-writer claims, data_version wake-ups."""
 
     _watch: Any = None  # a raw DBAPI connection in autocommit: polling must hold no lock
-
-    def _insert_new(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
-        stmt = (sqlite_insert(work_items).on_conflict_do_nothing()
-                .returning(work_items.c.reference, work_items.c.id))
-        return {r.reference: r.id for r in conn.execute(stmt, rows)}
 
     def _data_version(self) -> int:
         if self._watch is None:

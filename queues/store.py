@@ -61,6 +61,15 @@ class Store:
                  *, evidence: dict[str, Any] | None = None) -> None:
         raise NotImplementedError
 
+    def complete_many(self, results: Sequence[tuple[int, dict[str, Any] | None]],
+                      worker_id: str, *, evidence: dict[str, Any] | None = None) -> None:
+        """Complete held items (id, output) in one transaction, an audit event each.
+
+        All or nothing: an item the worker no longer holds raises (as `complete`
+        would) and none of the batch is recorded. `evidence` goes on every attempt.
+        """
+        raise NotImplementedError
+
     def fail_business(self, item_id: int, worker_id: str, *, code: str, message: str,
                       evidence: dict[str, Any] | None = None) -> None:
         raise NotImplementedError
