@@ -135,7 +135,18 @@ class InvoiceApprovalBot(Bot):
         if invoice.status != "awaiting approval":
             raise portal.UnexpectedPage(f"invoice {invoice.number} has status "
                                         f"{invoice.status!r}, which the bot does not know")
-        await self._check_rules(invoice, page, ctx, base)
+        try:
+            await self._check_rules(invoice, page, ctx, base)
+        except BusinessRuleError as err:
+            # Approving an invoice draws its gross from the PO. If another item (or a
+            # person) approved this very invoice after we read it, the PO now looks short
+            # because of that approval: the honest answer is "already approved".
+            if err.code == PO_INSUFFICIENT:
+                now = await self._read_invoice(page, ctx, base, invoice.number)
+                if now.status == "approved":
+                    ctx.log.info("invoice.already_approved", invoice=invoice.number)
+                    return self._output(now, "already_approved")
+            raise
         return await self._approve(invoice, page)
 
     # -- reading ---------------------------------------------------------------------

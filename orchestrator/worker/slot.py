@@ -125,6 +125,14 @@ class Slot:
         tracing = False
         try:
             data = bot.Input.model_validate(item.payload)
+        except ValidationError as err:
+            # only the payload's own validation blames the data; a bot's bad output is a bug
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            return Outcome("business", code="INVALID_INPUT", error_type="BusinessRuleError",
+                           message=f"payload field {where!r}: {first['msg']}",
+                           seconds=time.perf_counter() - started)
+        try:
             page = await self._ready(bot)
             if not self.logged_in:
                 await bot.login(page, ctx)
@@ -145,12 +153,7 @@ class Slot:
                 result = await asyncio.wait_for(bot.handle(data, page, ctx), bot.item_timeout)
             output = self._output(bot, result)
             await self._pause_tracing(tracing)
-            return Outcome("done", output=output, seconds=time.perf_counter() - started)
-        except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            return Outcome("business", code="INVALID_INPUT", error_type="BusinessRuleError",
-                           message=f"payload field {where!r}: {first['msg']}",
+            return Outcome("done", output=output, evidence=evidence.files,
                            seconds=time.perf_counter() - started)
         except BusinessRuleError as err:
             await self._capture(evidence, tracing, keep_trace=False)

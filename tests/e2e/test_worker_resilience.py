@@ -94,14 +94,14 @@ def test_gateway_errors_are_retried_until_every_item_is_right(
         pipeline: Pipeline, portals: Callable[..., TargetServer]) -> None:
     """20 % 502/503: reads retry in place, unsure writes go back to the queue, nothing twice."""
     chaos = Misbehaviour(error_share=0.2, seed=11)
-    invoices = portals("invoice", count=10, misbehaviour=chaos)
+    invoices = portals("invoice", count=8, misbehaviour=chaos)
     recruitment = portals("recruitment", misbehaviour=chaos)
-    pipeline.invoices(invoices, 10, retry=PATIENT)
+    pipeline.invoices(invoices, 8, retry=PATIENT)
     pipeline.applicants(recruitment, 12, retry=PATIENT)
 
     report = pipeline.run()
 
-    expected_invoices, expected_applicants = invoice_expectations(10), applicant_expectations(12)
+    expected_invoices, expected_applicants = invoice_expectations(8), applicant_expectations(12)
     invoice_items, applicant_items = pipeline.items(INVOICES), pipeline.items(APPLICANTS)
     assert_expected_outcomes(invoice_items, expected_invoices)
     assert_expected_outcomes(applicant_items, expected_applicants)
@@ -216,6 +216,7 @@ def test_a_worker_killed_mid_item_loses_its_lease_and_nothing_is_approved_twice(
         assert proc.wait(timeout=10) == -signal.SIGKILL
     finally:
         stop_group(proc)
+    time.sleep(2.5)  # requests the dead worker had already sent are still handled: let them
     before = pipeline.items(INVOICES)
     in_flight = {ref for ref, item in before.items() if item.status == "in_progress"}
     assert in_flight, "the worker was killed holding items"
@@ -248,8 +249,8 @@ def test_the_portal_password_appears_nowhere_the_orchestrator_writes(
         pipeline: Pipeline, portals: Callable[..., TargetServer], tmp_path: Path) -> None:
     """Failures, retries, traces, re-logins: the password is in no file, row or log line."""
     password = INVOICE_LOGIN[1]
-    server = portals("invoice", count=8, misbehaviour=Misbehaviour(error_share=0.2, seed=5))
-    pipeline.invoices(server, 8, retry=PATIENT)
+    server = portals("invoice", count=6, misbehaviour=Misbehaviour(error_share=0.2, seed=5))
+    pipeline.invoices(server, 6, retry=PATIENT)
     log = tmp_path / "worker.log"
     proc = start_cli_worker(pipeline, log)
     try:
@@ -267,7 +268,7 @@ def test_the_portal_password_appears_nowhere_the_orchestrator_writes(
         stop_group(proc)
 
     items = pipeline.items(INVOICES)
-    assert_expected_outcomes(items, invoice_expectations(8))
+    assert_expected_outcomes(items, invoice_expectations(6))
     tries = outcomes(items)
     assert tries["business_error"] > 0 and tries["application_error"] > 0
     assert server.state()["logins"] > 2
