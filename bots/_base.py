@@ -29,6 +29,8 @@ class Bot:
     reuse_context: ClassVar[bool] = True
     # Seconds one item may take before the attempt is failed as hung.
     item_timeout: ClassVar[float] = 60.0
+    # Seconds a login may take (a hung login page must not hold a slot forever).
+    login_timeout: ClassVar[float] = 60.0
 
     async def login(self, page: Page, ctx: BotContext) -> None:
         """Log in to the target; runs once per context and again after SessionExpired."""

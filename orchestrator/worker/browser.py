@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,43 @@ class BrowserHost:
             self._pw = None
 
     def pid(self) -> int | None:
-        """The local browser's process id (for tests that kill it)."""
-        proc = getattr(getattr(self._browser, "_impl_obj", None), "_browser_process", None)
-        return getattr(proc, "pid", None)
+        """The local browser's main process id (Linux), e.g. for tests that kill it.
+
+        Playwright does not expose it, so it is looked up: the newest process
+        under this one that Playwright drives over a pipe, without `--type=`
+        (renderers, GPU and utility processes carry one; crashpad no pipe).
+        """
+        if self.ws_endpoint or not self.connected:
+            return None
+        return newest_browser_pid(os.getpid())
+
+
+def newest_browser_pid(ancestor: int) -> int | None:
+    """The newest browser main process descending from `ancestor`, from /proc."""
+    parents: dict[int, int] = {}
+    mains: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+        if b"--remote-debugging-pipe" in cmdline and not any(
+                arg.startswith(b"--type=") for arg in cmdline):
+            mains.append(pid)
+
+    def descends(pid: int) -> bool:
+        for _ in range(32):
+            pid = parents.get(pid, 0)
+            if pid == ancestor:
+                return True
+            if pid <= 1:
+                return False
+        return False
+
+    ours = [pid for pid in mains if descends(pid)]
+    return max(ours) if ours else None

@@ -27,6 +27,7 @@ from orchestrator.scheduling.nodes import NodeRegistry, describe_slot
 from orchestrator.scheduling.sla import SlaWatch
 from orchestrator.worker.browser import BrowserHost
 from orchestrator.worker.slot import Outcome, Slot, SlotEnv
+from orchestrator.worker.tracing import TraceMode
 from queues import ClaimedItem, LeaseLost, QueueError
 from queues.sql_operator import SqlStore
 
@@ -76,7 +77,7 @@ class WorkerOptions:
     until_empty: bool = False
     idle_wait: float = 1.0
     grace_seconds: float = 30.0
-    trace: bool = True
+    trace: TraceMode = "light"
     install_signals: bool = True
     worker_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
@@ -114,6 +115,8 @@ class Worker:
         self.sla_gate: Callable[[], bool] = lambda: True  # serve: only the scheduler leader
         self.metrics: Metrics | None = None
         self._claimed_at: dict[int, float] = {}
+        self._gated: set[str] = set()  # processes whose gate refused the last claim round
+        self._last_claimed: str | None = None  # claim rounds start after this process
 
     # -- set-up ---------------------------------------------------------------------
     def _load_processes(self) -> None:
@@ -201,28 +204,54 @@ class Worker:
     async def _claim_for_free_slots(self) -> int:
         free = [s for s in self.slots if not s.busy]
         claimed = 0
-        for served in self.served.values():
+        if not free:
+            return 0
+        for served in self._rotation():
             running = sum(1 for _, _, p in self.tasks.values() if p.name == served.name)
             room = min(len(free), served.concurrency - running)
             if room <= 0:
                 continue
             if served.gate is not None and not await served.gate.allows(self.store, running):
+                self._gated.add(served.name)
                 continue
+            self._gated.discard(served.name)
             items = await asyncio.to_thread(self.store.claim, served.name, self.id,
                                             limit=room, lease_seconds=served.lease_seconds)
             if served.gate is not None:
                 served.gate.claimed(len(items), running)
             for item in items:
-                slot = free.pop()
+                slot = self._pick_slot(free, served)
                 slot.busy, slot.current = True, item
                 self._claimed_at[item.id] = time.time()
                 task = asyncio.create_task(self._work(slot, item, served))
                 self.tasks[task] = (slot, item, served)
                 task.add_done_callback(self._finished)
             claimed += len(items)
+            if items:
+                self._last_claimed = served.name
             if not free:
                 break
         return claimed
+
+    @staticmethod
+    def _pick_slot(free: list[Slot], served: Served) -> Slot:
+        """A free slot already logged in for this bot if there is one (no new login)."""
+        slot = next((s for s in free if s.bot_name == served.bot.name), free[-1])
+        free.remove(slot)
+        return slot
+
+    def _rotation(self) -> list[Served]:
+        """The served processes, starting after the one that got a slot last.
+
+        With fewer free slots than processes, a fixed order would give every
+        free slot to the first process until its queue ran dry.
+        """
+        order = list(self.served.values())
+        names = [p.name for p in order]
+        if self._last_claimed not in names:
+            return order
+        turn = names.index(self._last_claimed) + 1
+        return order[turn:] + order[:turn]
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         slot, item, _ = self.tasks.pop(task, (None, None, None))
@@ -232,9 +261,21 @@ class Worker:
             self._claimed_at.pop(item.id, None)
 
     def _empty(self) -> bool:
-        names = set(self.served)
-        return all(sum(q.count(s) for s in ("new", "retry_scheduled", "in_progress")) == 0
-                   for q in self.store.queue_status() if q.process in names)
+        """Nothing left that this run could claim (for `--until-empty`).
+
+        Items of a process whose gate said no (outside working hours, or fewer
+        than its queue trigger's threshold) wait for a later run: counting them
+        would keep an `--until-empty` worker waiting for hours.
+        """
+        pending = {q.process: sum(q.count(s) for s in ("new", "retry_scheduled", "in_progress"))
+                   for q in self.store.queue_status() if q.process in self.served}
+        if any(n for name, n in pending.items() if name not in self._gated):
+            return False
+        for name in sorted(self._gated):
+            if pending.get(name):
+                log.warning("worker.items_left_waiting", process=name, items=pending[name],
+                            reason="outside working hours or below its queue trigger")
+        return True
 
     async def _idle(self) -> None:
         """Sleep until an item finishes, work may have arrived, or a short timeout."""

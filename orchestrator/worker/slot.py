@@ -3,7 +3,8 @@
 The context (and the bot's login in it) is kept from item to item when the bot
 allows it, so a logged-in session serves many items. A failure fails the item,
 never the worker: the slot records evidence, reports the outcome to the store
-and, when the browser itself broke, asks for a fresh one.
+and, when the browser itself broke, asks for a fresh one. A gateway error
+keeps the context; a hang, or a second error in a row, starts a fresh one.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from pydantic import BaseModel, ValidationError
 from bots import Bot, BotContext, BusinessRuleError, Credential, SessionExpired
 from orchestrator.worker.browser import BrowserHost
 from orchestrator.worker.evidence import EvidenceDir
+from orchestrator.worker.tracing import TraceMode, TraceRecorder
 from queues import ClaimedItem
 
 log = structlog.get_logger("worker.slot")
+FRESH_CONTEXT_AFTER = 2
+"""Application errors in a row after which a slot starts over in a fresh context."""
 
 
 @dataclass
@@ -58,7 +62,7 @@ class SlotEnv:
     browser: BrowserHost
     evidence_root: Any
     credentials: Any  # Callable[[str], Credential]
-    trace: bool = True
+    trace: TraceMode = "light"
 
 
 class Slot:
@@ -74,6 +78,8 @@ class Slot:
         self.logged_in = False
         self.busy = False
         self.current: ClaimedItem | None = None
+        self.failures = 0  # application errors in a row in this context
+        self.tracer = TraceRecorder(env.trace)
 
     async def _fresh_context(self) -> None:
         await self.close()
@@ -95,6 +101,8 @@ class Slot:
     async def close(self) -> None:
         context, self.context, self.page = self.context, None, None
         self.logged_in = False
+        self.failures = 0
+        self.tracer.forget()
         if context is not None:
             try:
                 await asyncio.wait_for(context.close(), timeout=5)
@@ -122,7 +130,6 @@ class Slot:
         secrets = Secrets()
         evidence = EvidenceDir(self.env.evidence_root, item.process, item.id, item.attempt)
         ctx = self._context_for(item, config, secrets, evidence)
-        tracing = False
         try:
             data = bot.Input.model_validate(item.payload)
         except ValidationError as err:
@@ -132,31 +139,34 @@ class Slot:
             return Outcome("business", code="INVALID_INPUT", error_type="BusinessRuleError",
                            message=f"payload field {where!r}: {first['msg']}",
                            seconds=time.perf_counter() - started)
+        step = "the item"
         try:
             page = await self._ready(bot)
             if not self.logged_in:
-                await bot.login(page, ctx)
+                step = "the login"
+                await asyncio.wait_for(bot.login(page, ctx), bot.login_timeout)
                 self.logged_in = True
-            if self.env.trace and self.context is not None:
-                # started after login, so no trace ever holds a typed password
-                await self.context.tracing.start(screenshots=True, snapshots=True)
-                tracing = True
+            assert self.context is not None
+            await self.tracer.begin(self.context, item.attempt)
+            step = "the item"
             try:
                 result = await asyncio.wait_for(bot.handle(data, page, ctx), bot.item_timeout)
             except SessionExpired:
                 ctx.log.info("bot.session_expired")
-                tracing = await self._pause_tracing(tracing)
-                await bot.login(page, ctx)
-                if self.env.trace and self.context is not None:
-                    await self.context.tracing.start(screenshots=True, snapshots=True)
-                    tracing = True
+                await self.tracer.suspend()  # never record a password being typed
+                step = "the login"
+                await asyncio.wait_for(bot.login(page, ctx), bot.login_timeout)
+                await self.tracer.begin(self.context, item.attempt)
+                step = "the item"
                 result = await asyncio.wait_for(bot.handle(data, page, ctx), bot.item_timeout)
             output = self._output(bot, result)
-            await self._pause_tracing(tracing)
+            await self.tracer.discard()
+            self.failures = 0
             return Outcome("done", output=output, evidence=evidence.files,
                            seconds=time.perf_counter() - started)
         except BusinessRuleError as err:
-            await self._capture(evidence, tracing, keep_trace=False)
+            await self._capture(evidence, keep_trace=False)
+            self.failures = 0  # the target answered: the context is fine
             return Outcome("business", code=err.code, error_type="BusinessRuleError",
                            message=secrets.scrub(err.message), evidence=evidence.files,
                            seconds=time.perf_counter() - started)
@@ -164,9 +174,10 @@ class Slot:
             raise
         except Exception as err:
             timed_out = isinstance(err, TimeoutError)
-            await self._capture(evidence, tracing, keep_trace=True)
+            await self._capture(evidence, keep_trace=True)
             await self._recover(timed_out)
-            message = (f"the item took longer than {bot.item_timeout:g}s" if timed_out
+            limit = bot.login_timeout if step == "the login" else bot.item_timeout
+            message = (f"{step} took longer than {limit:g}s" if timed_out
                        else str(err).strip().splitlines()[0] if str(err).strip()
                        else type(err).__name__)
             return Outcome("application", error_type=type(err).__name__,
@@ -185,35 +196,32 @@ class Slot:
             return result.model_dump(mode="json")
         return dict(result)
 
-    async def _pause_tracing(self, tracing: bool) -> bool:
-        if tracing and self.context is not None:
-            try:
-                await self.context.tracing.stop()
-            except Exception as err:
-                log.debug("slot.trace_stop_failed", error=str(err))
-        return False
-
-    async def _capture(self, evidence: EvidenceDir, tracing: bool, *, keep_trace: bool) -> None:
-        """Screenshot (and trace) of the failure; best effort, bounded in time."""
+    async def _capture(self, evidence: EvidenceDir, *, keep_trace: bool) -> None:
+        """Screenshot, page HTML (and trace) of the failure; best effort, bounded in time."""
         if self.page is not None and self.env.browser.connected:
             try:
                 shot = await asyncio.wait_for(self.page.screenshot(full_page=True), timeout=10)
                 evidence.save("screenshot", shot, ".png")
+                html = await asyncio.wait_for(self.page.content(), timeout=5)
+                evidence.save("page", html.encode("utf-8"), ".html")
             except Exception as err:
                 log.debug("slot.screenshot_failed", error=str(err))
-        if tracing and self.context is not None:
-            try:
-                if keep_trace:
-                    path = evidence.path("trace", ".zip")
-                    await asyncio.wait_for(self.context.tracing.stop(path=path), timeout=20)
-                    evidence.note("trace", path)
-                else:
-                    await asyncio.wait_for(self.context.tracing.stop(), timeout=10)
-            except Exception as err:
-                log.debug("slot.trace_failed", error=str(err))
+        if not keep_trace:
+            await self.tracer.discard()
+            return
+        path = evidence.path("trace", ".zip")
+        if await self.tracer.keep(path):
+            evidence.note("trace", path)
 
     async def _recover(self, timed_out: bool) -> None:
-        """After an application error: a fresh context, and a fresh browser if it broke."""
+        """After an application error: keep the context unless it may be the cause.
+
+        A 503 or a slow page says nothing against the context and its login, so
+        it is kept (no re-login per gateway error). A timeout, a closed page, a
+        dead browser or a second failure in a row gets a fresh context, and a
+        browser that stopped answering is restarted.
+        """
+        self.failures += 1
         if not self.env.browser.connected:
             await self.env.browser.ensure_alive("the browser died during an item")
         elif timed_out:
@@ -222,4 +230,7 @@ class Slot:
                 await probe.close()
             except Exception:
                 await self.env.browser.restart("the browser stopped answering")
-        await self.close()
+        healthy = (self.env.browser.connected and self.generation == self.env.browser.generation
+                   and self.page is not None and not self.page.is_closed())
+        if timed_out or not healthy or self.failures >= FRESH_CONTEXT_AFTER:
+            await self.close()

@@ -104,7 +104,7 @@ class Pipeline:
     # -- running -------------------------------------------------------------------------
     def options(self, **kw: Any) -> WorkerOptions:
         base: dict[str, Any] = {"slots": 2, "until_empty": True, "install_signals": False,
-                                "trace": False, "idle_wait": 0.2}
+                                "trace": "off", "idle_wait": 0.2}
         base.update(kw)
         return WorkerOptions(**base)
 

@@ -175,14 +175,11 @@ def test_a_killed_browser_is_restarted_and_nothing_is_approved_twice(
         while not another_in_flight():  # kill with an item surely mid-way
             assert time.monotonic() < deadline and not running.done()
             await asyncio.sleep(0.01)
-        # BrowserHost.pid() reads an attribute Playwright's Browser does not have, so it
-        # returns None (reported); then the Chromium below this process is the worker's.
         pid = worker.browser.pid()
-        targets = [pid] if pid else browser_roots(os.getpid())
-        assert len(targets) == 1, f"expected one Chromium below the test, found {targets}"
-        for target in targets:
-            kill_quietly(target)
-        killed.extend(targets)
+        assert pid is not None, "the worker's browser process must be found"
+        assert pid in browser_roots(os.getpid())
+        kill_quietly(pid)
+        killed.append(pid)
         await running
 
     asyncio.run(run_and_kill())
