@@ -20,8 +20,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from queues import audit
+from queues.engine import wrapped_errors
 from queues.errors import IllegalTransition, ItemNotFound, LeaseLost, QueueNotFound
 from queues.hot_sql import HotSql, complete_fused, complete_items, dumps
+from queues.hot_tx import HotConnection, HotConnections, NeedsFullPath
 from queues.models import (
     ClaimedItem,
     EnqueueResult,
@@ -62,6 +64,7 @@ class SqlStoreCore(Store):
         self.snapshots = SnapshotCache()
         self.chain = audit.ChainWriter(self.writer)
         self.hot = HotSql(engine.dialect.name)
+        self.hot_conns = HotConnections(engine)
         # PostgreSQL: what each claim of ours set (attempts, start, queue), so that a
         # complete can be one statement (`_complete_fused`); a stale hint only costs
         # the ordinary path. Bounded: leases that simply expire leave entries behind.
@@ -71,7 +74,6 @@ class SqlStoreCore(Store):
     @contextmanager
     def _write(self, action: str) -> Iterator[sa.Connection]:
         """One write transaction; the audit chain's cached head follows its outcome."""
-        from queues.engine import wrapped_errors
         committed = False
         try:
             with wrapped_errors(action), self.engine.begin() as conn:
@@ -81,8 +83,18 @@ class SqlStoreCore(Store):
             self.chain.finish(committed)
 
     @contextmanager
+    def _hot_write(self, action: str) -> Iterator[HotConnection]:
+        """`_write` on a bare DBAPI connection (see `hot_tx`); may raise NeedsFullPath."""
+        committed = False
+        try:
+            with wrapped_errors(action), self.hot_conns.transaction() as hot:
+                yield hot
+            committed = True
+        finally:
+            self.chain.finish(committed)
+
+    @contextmanager
     def _read(self, action: str) -> Iterator[sa.Connection]:
-        from queues.engine import wrapped_errors
         with wrapped_errors(action), self.engine.connect() as raw:
             conn = raw.execution_options(rpa_readonly=True)
             with conn.begin():
@@ -102,6 +114,7 @@ class SqlStoreCore(Store):
         """Tell idle workers that a queue has work (engine-specific; default none)."""
 
     def close(self) -> None:
+        self.hot_conns.close()
         self.engine.dispose()
 
     # -- processes ------------------------------------------------------------
@@ -253,6 +266,24 @@ class SqlStoreCore(Store):
             "created_at": now, "updated_at": now,
         }
 
+    def _claim_rows(self, conn: Any, snap: ProcessSnapshot, worker_id: str, now: float,
+                    limit: int, lease_seconds: float | None) -> list[Any]:
+        """Lease up to `limit` items: (id, reference, payload, priority, attempts, limit,
+        deadline, deadline order). No audit event: the attempt's end records it."""
+        expires = now + (lease_seconds or snap.lease_seconds)
+        cur = conn.connection.cursor()
+        try:
+            cur.execute(self.hot.claim, (worker_id, expires, now, now, snap.queue_id, now, limit))
+            rows: list[Any] = list(cur.fetchall())
+        finally:
+            cur.close()
+        if rows and self.hot.pg:
+            if len(self._hints) > HINTS_MAX:
+                self._hints.clear()
+            for r in rows:
+                self._hints[r[0]] = (r[4], now, snap.queue_id)
+        return rows
+
     @staticmethod
     def _ids_of(conn: sa.Connection, queue_id: int, refs: list[str]) -> dict[str, int]:
         rows = conn.execute(sa.select(wi.c.reference, wi.c.id)
@@ -265,32 +296,20 @@ class SqlStoreCore(Store):
         snap = self.snapshots.cached(process)
         if snap is not None and snap.paused:
             return []
-        with self._write(f"claim from {process}") as conn:
-            if snap is None:  # a miss: load inside this transaction, not one of its own
+        now = self.clock()
+        action = f"claim from {process}"
+        rows: list[Any] = []
+        if snap is not None:  # the hot path: one statement, its own transaction
+            with wrapped_errors(action), \
+                    self.hot_conns.transaction(single_statement=True) as hot:
+                rows = self._claim_rows(hot, snap, worker_id, now, limit, lease_seconds)
+        else:
+            with self._write(action) as conn:  # a miss: load inside this transaction
                 snap = self.snapshots.by_name(conn, process)
                 if snap.paused:
                     return []
-            now = self.clock()
-            expires = now + (lease_seconds or snap.lease_seconds)
-            cur = conn.connection.cursor()
-            try:
-                cur.execute(self.hot.claim, (worker_id, expires, now, now, snap.queue_id,
-                                             now, limit))
-                rows: list[Any] = list(cur.fetchall())
-            finally:
-                cur.close()
-            if rows and self.hot.pg:
-                if len(self._hints) > HINTS_MAX:
-                    self._hints.clear()
-                for r in rows:
-                    self._hints[r[0]] = (r[4], now, snap.queue_id)
-            if rows:
-                actor = f"worker:{worker_id}"
-                self._audit(conn, [
-                    self._event(snap, actor, "item.claimed", now, item_id=r[0],
-                                details={"attempt": r[4]})
-                    for r in rows
-                ])
+                rows = self._claim_rows(conn, snap, worker_id, now, limit, lease_seconds)
+        expires = now + (lease_seconds or snap.lease_seconds)
         if len(rows) > 1:  # (id, reference, payload, priority, attempts, limit, deadline, order)
             rows.sort(key=lambda r: (-r[3], r[7], r[0]))
         json_in = self.hot.json_in
@@ -367,22 +386,32 @@ class SqlStoreCore(Store):
             return
         now = self.clock()
         action = "complete items" if len(results) > 1 else "complete an item"
+        try:
+            with self._hot_write(action) as hot:
+                self._complete_in(hot, results, worker_id, now, evidence)
+            return
+        except NeedsFullPath:
+            pass  # rolled back: the same again on the SQLAlchemy path
         with self._write(action) as conn:
-            if self.hot.pg and len(results) == 1 and complete_fused(
-                    self, conn, results[0], worker_id, now, evidence):
-                return
-            done = complete_items(self, conn, results, worker_id, now, evidence)
-            actor = f"worker:{worker_id}"
-            events = []
-            for item_id, queue_id, attempts, started in done:
-                snap = (self.snapshots.cached_queue(queue_id)
-                        or self.snapshots.by_queue(conn, queue_id))
-                events.append(self._event(
-                    snap, actor, "item.completed", now, item_id=item_id,
-                    freed_minutes=snap.manual_minutes,
-                    robot_seconds=max(0.0, now - (started or now)),
-                    details={"attempt": attempts}))
-            self._audit(conn, events)
+            self._complete_in(conn, results, worker_id, now, evidence)
+
+    def _complete_in(self, conn: Any, results: Sequence[tuple[int, dict[str, Any] | None]],
+                     worker_id: str, now: float, evidence: dict[str, Any] | None) -> None:
+        if self.hot.pg and len(results) == 1 and complete_fused(
+                self, conn, results[0], worker_id, now, evidence):
+            return
+        done = complete_items(self, conn, results, worker_id, now, evidence)
+        actor = f"worker:{worker_id}"
+        events = []
+        for item_id, queue_id, attempts, started in done:
+            snap = (self.snapshots.cached_queue(queue_id)
+                    or self.snapshots.by_queue(conn, queue_id))
+            events.append(self._event(
+                snap, actor, "item.completed", now, item_id=item_id,
+                freed_minutes=snap.manual_minutes,
+                robot_seconds=max(0.0, now - (started or now)),
+                details={"attempt": attempts}))
+        self._audit(conn, events)
 
     def fail_business(self, item_id: int, worker_id: str, *, code: str, message: str,
                       evidence: dict[str, Any] | None = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -218,7 +219,7 @@ def test_audit_chain_verifies_and_detects_tampering(store: SqlStore) -> None:
     for c in store.claim("invoices", "w", limit=5):
         store.complete(c.id, "w")
     result = store.verify_audit()
-    assert result.ok and result.events == 1 + 5 + 5 + 5
+    assert result.ok and result.events == 1 + 5 + 5  # process, enqueues, completions
     with store.engine.begin() as conn:
         conn.execute(sa.update(audit_events).where(audit_events.c.id == 4)
                      .values(details='{"reference":"forged"}'))
@@ -252,13 +253,18 @@ def test_audit_detects_removed_and_inserted_rows(store: SqlStore, how: str) -> N
     assert len(result.findings) == 1
 
 
-def test_every_transition_writes_exactly_one_audit_event(store: SqlStore) -> None:
+def test_every_attempt_ends_in_exactly_one_audit_event(store: SqlStore) -> None:
+    """A claim is a lease (state); the attempt it starts is audited when it ends,
+    with who, which attempt and how long (so the claim's time is in the log too)."""
     store.upsert_process(make_spec(), actor=ACTOR)
     store.enqueue("invoices", items(1), actor=ACTOR)
-    item = store.claim("invoices", "w")[0]
-    store.fail_application(item.id, "w", error_type="E", message="m")
-    item = store.claim("invoices", "w")[0]
-    store.complete(item.id, "w")
-    actions = [e["action"] for e in reversed(store.audit_events(item_id=item.id))]
-    assert actions == ["item.enqueued", "item.claimed", "item.retry_scheduled",
-                       "item.claimed", "item.completed"]
+    item = store.claim("invoices", "w1")[0]
+    store.fail_application(item.id, "w1", error_type="E", message="m")
+    item = store.claim("invoices", "w2")[0]
+    store.complete(item.id, "w2")
+    events = list(reversed(store.audit_events(item_id=item.id)))
+    assert [e["action"] for e in events] == ["item.enqueued", "item.retry_scheduled",
+                                             "item.completed"]
+    assert [e["actor"] for e in events[1:]] == ["worker:w1", "worker:w2"]
+    assert [json.loads(e["details"])["attempt"] for e in events[1:]] == [1, 2]
+    assert all(e["robot_seconds"] is not None and e["robot_seconds"] >= 0 for e in events[1:])

@@ -1,0 +1,113 @@
+"""Transactions for the hot path on a bare DBAPI connection, without SQLAlchemy.
+
+A claim or a complete is a few precompiled statements (`hot_sql`); around them,
+SQLAlchemy's connection checkout, `begin` and `commit` cost ~150 µs per
+transaction, as much as SQLite spends on the statements. So each thread that
+runs the hot path keeps one pooled DBAPI connection checked out and drives the
+transaction itself: `BEGIN IMMEDIATE` on SQLite (the single-writer claim),
+`BEGIN` on PostgreSQL, whose connection stays in autocommit so that a
+single-statement transition (a claim) is one round trip and one commit.
+
+The hot path never needs more than `connection.cursor()`. When it does (a
+snapshot not cached yet, an error whose reason must be looked up), the
+`HotConnection` raises `NeedsFullPath`, the transaction rolls back, and the
+caller runs the same operation again on the SQLAlchemy path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+
+
+class NeedsFullPath(Exception):
+    """The hot path met something only the SQLAlchemy path does; nothing was written."""
+
+
+class HotConnection:
+    """Stands in for `sa.Connection` on the hot path: only `.connection` is there."""
+
+    __slots__ = ("connection",)
+
+    def __init__(self, dbapi: Any):
+        self.connection = dbapi
+
+    def __getattr__(self, name: str) -> Any:
+        raise NeedsFullPath(name)
+
+
+class HotConnections:
+    """One checked-out DBAPI connection per thread, for the hot path only."""
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+        self.pg = engine.dialect.name == "postgresql"
+        self._local = threading.local()
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+
+    def _get(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self.engine.raw_connection()
+            if self.pg:
+                driver: Any = conn.driver_connection
+                driver.autocommit = True
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _drop(self, conn: Any) -> None:
+        """Throw away a connection a driver error may have broken."""
+        self._local.conn = None
+        with self._lock:
+            if conn in self._all:
+                self._all.remove(conn)
+        with contextlib.suppress(Exception):  # already unusable: nothing more to release
+            conn.invalidate()
+
+    @contextmanager
+    def transaction(self, *, single_statement: bool = False) -> Iterator[HotConnection]:
+        """Commit what the block wrote, or roll it all back.
+
+        `single_statement` (PostgreSQL): the block runs one statement, which
+        autocommit makes its own transaction: no BEGIN and COMMIT round trips.
+        """
+        conn = self._get()
+        db: Any = conn.driver_connection
+        explicit = not (self.pg and single_statement)
+        try:
+            if explicit:
+                db.execute("BEGIN" if self.pg else "BEGIN IMMEDIATE")
+            try:
+                yield HotConnection(conn)
+            except BaseException:
+                if explicit:
+                    db.execute("ROLLBACK")
+                raise
+            if explicit:
+                db.execute("COMMIT")
+        except (psycopg.Error, sqlite3.Error):
+            if self.pg:
+                self._drop(conn)
+            elif db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            if self.pg:  # as it was lent: SQLAlchemy's own transactions expect it
+                driver: Any = conn.driver_connection
+                driver.autocommit = False
+            conn.close()
+        self._local = threading.local()
