@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -160,6 +161,31 @@ class SqlStore(SqlStoreCore):
                                                 process=process, details=details)])
 
     # -- audit -------------------------------------------------------------------------
+    def _enqueue_event_of(self, item_id: int) -> int | None:
+        """The id of the `items.enqueued` event whose batch added this item.
+
+        The batch event has the enqueue's time (the item's `created_at`) and
+        process, and names its first and last item id.
+        """
+        ae = audit_events
+        with self._read("find an item's enqueue event") as conn:
+            item = conn.execute(
+                sa.select(wi.c.created_at, processes.c.name)
+                .join(queues_t, queues_t.c.id == wi.c.queue_id)
+                .join(processes, processes.c.id == queues_t.c.process_id)
+                .where(wi.c.id == item_id)).first()
+            if item is None:
+                return None
+            candidates = conn.execute(
+                sa.select(ae.c.id, ae.c.details).where(
+                    ae.c.action == "items.enqueued", ae.c.ts == item.created_at,
+                    ae.c.process == item.name)).all()
+        for event_id, details in candidates:
+            span = json.loads(details)
+            if span.get("first_id", 0) <= item_id <= span.get("last_id", -1):
+                return int(event_id)
+        return None
+
     def verify_audit(self) -> audit.VerifyResult:
         with self._read("verify the audit log") as conn:
             return audit.verify(conn)
@@ -171,7 +197,9 @@ class SqlStore(SqlStoreCore):
         ae = audit_events
         stmt = sa.select(ae).order_by(ae.c.ts.desc(), ae.c.id.desc()).limit(limit)
         if item_id is not None:
-            stmt = stmt.where(ae.c.item_id == item_id)
+            batch = self._enqueue_event_of(item_id)
+            stmt = stmt.where(ae.c.item_id == item_id if batch is None
+                              else sa.or_(ae.c.item_id == item_id, ae.c.id == batch))
         if process:
             stmt = stmt.where(ae.c.process == process)
         if action:

@@ -10,6 +10,7 @@ hooks that `SqliteStore` and `PostgresStore` fill in.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import time
@@ -46,6 +47,24 @@ from queues.validation import validate_items
 wi = work_items
 ENQUEUE_CHUNK = 1000
 HINTS_MAX = 10_000
+
+
+def enqueued_event(make: Callable[..., audit.AuditEvent], snap: ProcessSnapshot, actor: str,
+                   now: float, added: Sequence[tuple[str, int]]) -> audit.AuditEvent:
+    """One `items.enqueued` event for the items one enqueue transaction added.
+
+    One event per chunk, not per item: per-item events (a hash, two canonical
+    JSON texts and five index entries each) cost more than the items
+    themselves and capped a bulk enqueue near 13,000 items/s. The event names
+    the items by their id range and a digest of their references, and is
+    chained like any other, so the batch is as tamper-evident; `item_id` is the
+    first id, and `audit_events(item_id=...)` finds the batch of any item in it.
+    """
+    ids = [item_id for _, item_id in added]
+    digest = hashlib.sha256("\n".join(ref for ref, _ in added).encode("utf-8")).hexdigest()
+    return make(snap, actor, "items.enqueued", now, item_id=min(ids),
+                details={"count": len(ids), "first_id": min(ids), "last_id": max(ids),
+                         "references_sha256": digest})
 
 
 def default_writer(purpose: str) -> str:
@@ -239,11 +258,10 @@ class SqlStoreCore(Store):
                 missing = [i.reference for i in chunk if i.reference not in inserted]
                 if missing:
                     existing.update(self._ids_of(conn, snap.queue_id, missing))
-                self._audit(conn, [
-                    self._event(snap, actor, "item.enqueued", now, item_id=inserted[i.reference],
-                                details={"reference": i.reference})
-                    for i in chunk if i.reference in inserted
-                ])
+                if inserted:
+                    self._audit(conn, [enqueued_event(self._event, snap, actor, now, [
+                        (i.reference, inserted[i.reference])
+                        for i in chunk if i.reference in inserted])])
                 if progress:
                     progress(len(chunk))
             if added:

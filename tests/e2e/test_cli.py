@@ -8,6 +8,7 @@ console script / `python -m orchestrator.cli` to prove the exit codes reach the 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -386,7 +387,7 @@ def test_abandon_then_retry_is_visible_in_items_show(ready: Cli) -> None:
 
     events = ready.ok("audit", "list", "--item", item_id, "--json").json()
     actions = [e["action"] for e in events]
-    assert actions[:3] == ["item.retried", "item.abandoned", "item.enqueued"]  # newest first
+    assert actions[:3] == ["item.retried", "item.abandoned", "items.enqueued"]  # newest first
     assert events[1]["details"] == {"reason": "x"}
 
 
@@ -429,10 +430,10 @@ def test_audit_verify_finds_an_altered_event(ready: Cli, db: Db, tmp_path: Path)
     ready.ok("enqueue", "invoices", "-f", write_csv(tmp_path / "a.csv", HEADER, invoice_rows(5)))
     ok = ready.ok("audit", "verify", "--json").json()
     assert ok["ok"] is True and ok["findings"] == []
-    assert ok["events"] == 7  # two processes registered, five items enqueued
+    assert ok["events"] == 3  # two processes registered, one enqueue of five items
     assert "every hash matches" in ready.ok("audit", "verify").out
 
-    db.execute("UPDATE audit_events SET details = ? WHERE id = 3", ('{"reference":"INV-999"}',))
+    db.execute("UPDATE audit_events SET details = ? WHERE id = 3", ('{"count":6}',))
     result = ready("audit", "verify")
     assert result.code == 1, str(result)
     assert "TAMPERED" in result.out
@@ -469,9 +470,11 @@ def test_audit_verify_finds_a_removed_middle_event(lite: Cli, sqlite_db: Db) -> 
 def test_audit_list_json(lite: Cli) -> None:
     lite.ok("enqueue", "applicants", "-d", '{"reference": "A-1"}')
     events = lite.ok("audit", "list", "--json").json()
-    assert [e["action"] for e in events] == ["item.enqueued", "process.registered",
+    assert [e["action"] for e in events] == ["items.enqueued", "process.registered",
                                              "process.registered"]
-    assert events[0]["details"] == {"reference": "A-1"}
+    details = events[0]["details"]
+    assert (details["count"], details["first_id"], details["last_id"]) == (1, 1, 1)
+    assert details["references_sha256"] == hashlib.sha256(b"A-1").hexdigest()
     assert events[0]["actor"].startswith("user:")
     only = lite.ok("audit", "list", "--json", "--action", "process.*").json()
     assert {e["action"] for e in only} == {"process.registered"}
