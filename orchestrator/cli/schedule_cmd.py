@@ -13,6 +13,7 @@ import typer
 
 from orchestrator.cli.common import STATE, console, make_table, print_json
 from orchestrator.durations import format_age
+from orchestrator.worker.tracing import TRACE_HELP, TraceChoice
 
 schedule_app = typer.Typer(help="Schedules: triggers, their next and last fires, windows.",
                            no_args_is_help=True)
@@ -22,7 +23,8 @@ def serve(
     process: list[str] = typer.Option([], "--process", "-p", help="work only these"),
     slots: int = typer.Option(2, min=1, max=64, help="items worked on at once"),
     grace: float = typer.Option(30.0, help="seconds in-flight items get after SIGTERM"),
-    no_trace: bool = typer.Option(False, "--no-trace", help="no Playwright trace on failure"),
+    trace: TraceChoice = typer.Option(TraceChoice.light, "--trace", help=TRACE_HELP),
+    no_trace: bool = typer.Option(False, "--no-trace", help="the same as --trace off"),
     metrics_port: int | None = typer.Option(None, "--metrics-port", min=0, max=65535,
                                             help="Prometheus /metrics on 127.0.0.1:PORT"),
     node: str | None = typer.Option(None, "--node", help="this node's name in `rpa workers`"),
@@ -32,7 +34,7 @@ def serve(
     from orchestrator.scheduling.runner import serve as run_service
     from orchestrator.worker.loop import WorkerOptions
     options = WorkerOptions(processes=process or None, slots=slots, grace_seconds=grace,
-                            trace=not no_trace)
+                            trace="off" if no_trace else trace.value)
     report = asyncio.run(run_service(STATE.store, STATE.settings, options,
                                      ServiceOptions(metrics_port=metrics_port, node_name=node)))
     if report is not None:

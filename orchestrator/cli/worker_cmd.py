@@ -11,6 +11,7 @@ from bots import available, load_bot
 from orchestrator.cli.common import STATE, actor, console, make_table, print_json
 from orchestrator.credentials import CredentialVault
 from orchestrator.durations import format_time
+from orchestrator.worker.tracing import TRACE_HELP, TraceChoice
 
 bots_app = typer.Typer(help="Bots: the built-in ones and those installed as plugins.",
                        no_args_is_help=True)
@@ -24,13 +25,14 @@ def worker(
     until_empty: bool = typer.Option(False, "--until-empty",
                                      help="exit when the queues served are empty"),
     grace: float = typer.Option(30.0, help="seconds in-flight items get after SIGTERM"),
-    no_trace: bool = typer.Option(False, "--no-trace", help="no Playwright trace on failure"),
+    trace: TraceChoice = typer.Option(TraceChoice.light, "--trace", help=TRACE_HELP),
+    no_trace: bool = typer.Option(False, "--no-trace", help="the same as --trace off"),
 ) -> None:
     """Claim work items and run their bots in a shared headless Chromium."""
     from orchestrator.worker.loop import WorkerOptions
     from orchestrator.worker.run import run_worker
     options = WorkerOptions(processes=process or None, slots=slots, until_empty=until_empty,
-                            grace_seconds=grace, trace=not no_trace)
+                            grace_seconds=grace, trace="off" if no_trace else trace.value)
     report = asyncio.run(run_worker(STATE.store, STATE.settings, options))
     console.print(f"worker stopped: {report.done} done, {report.business} business "
                   f"exceptions, {report.application} application errors, "
