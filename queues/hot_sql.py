@@ -23,6 +23,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
+
+from queues.hot_tx import NeedsFullPath
+
 _CLAIM_SET = ("UPDATE work_items SET status='in_progress', lease_owner=?, lease_expires_at=?, "
               "attempts=attempts+1, attempt_started_at=?, updated_at=? "
               "WHERE id IN (SELECT id FROM work_items WHERE queue_id=? "
@@ -51,6 +55,7 @@ _CHAIN_GUARD = ("UPDATE audit_chains SET head_hash=?, length=? "
 _ITEM_FLOATS = tuple(i for i, c in enumerate(ITEM_COLS)
                      if c in {"deadline", "deadline_order", "due_at", "available_at",
                               "created_at", "updated_at"})
+CHAIN_MOVED = "audit chain moved"  # the error text of a fused complete that must not commit
 SQLITE_DONE_BATCH = 1000  # items per one-statement finish: 3n+3 variables
 SQLITE_VARS_PER_INSERT = 30000  # under SQLITE_MAX_VARIABLE_NUMBER (32766 since 3.32)
 
@@ -107,7 +112,9 @@ class HotSql:
                               + one + ") SELECT count(*) FROM i")
             # A whole complete in one statement, when the claim left its hint (attempt
             # number, start, queue): item, attempt row, chain head and event. The
-            # head moves only if the item did; the counts say what happened.
+            # head moves only if the item did; an item done without its event (the
+            # chain moved under us) fails the statement, which is atomic, so it can
+            # run in autocommit: one round trip and one commit for a complete.
             self.done_fused = _pg(
                 "WITH f AS (" + _DONE_SET.format(json="?::jsonb")
                 + "AND attempts=? AND attempt_started_at=? AND queue_id=? "
@@ -115,8 +122,11 @@ class HotSql:
                 "a AS (INSERT INTO attempts (" + _ATTEMPT_COLS + ") SELECT id, attempts, ?, ?, "
                 "?, 'done', NULL, NULL, NULL, ?::jsonb FROM f), "
                 "c AS (" + _CHAIN_GUARD + " AND EXISTS (SELECT 1 FROM f) RETURNING id), "
-                "i AS (" + one.replace("%s", "?") + ") "
-                "SELECT (SELECT count(*) FROM f), (SELECT count(*) FROM i)")
+                "i AS (" + one.replace("%s", "?") + "), "
+                "n AS (SELECT (SELECT count(*) FROM f) AS f, (SELECT count(*) FROM i) AS i) "
+                # (the CASE inside the CAST: a constant CAST would fail at planning)
+                f"SELECT f, i, CAST(CASE WHEN f <> i THEN '{CHAIN_MOVED}' ELSE '0' END "
+                "AS integer) FROM n")
             self.enqueue = (
                 "INSERT INTO work_items (" + ", ".join(ITEM_COLS) + ") SELECT v.queue_id, "
                 "v.reference, v.payload::jsonb, v.priority, v.deadline, v.deadline_order, "
@@ -288,12 +298,13 @@ def complete_fused(store: Any, conn: Any, result: tuple[int, Any], worker_id: st
             dumps(output), now, now, item_id, worker_id, attempts, started, queue_id,
             worker_id, started, now, dumps(evidence), *guard, *rows[0]))
         found = cur.fetchone()
+    except psycopg.errors.InvalidTextRepresentation as err:
+        if CHAIN_MOVED in str(err):  # nothing was written: take the ordinary path
+            raise NeedsFullPath("the audit chain moved") from err
+        raise
     finally:
         cur.close()
     if not found or not found[0]:
         return False
-    if found[1]:
-        store.chain.wrote(head)
-    else:  # the chain moved under us: the item is done, append the usual way
-        store._audit(conn, [event])
+    store.chain.wrote(head)
     return True

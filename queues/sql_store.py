@@ -102,11 +102,13 @@ class SqlStoreCore(Store):
             self.chain.finish(committed)
 
     @contextmanager
-    def _hot_write(self, action: str) -> Iterator[HotConnection]:
+    def _hot_write(self, action: str, *, single_statement: bool = False
+                   ) -> Iterator[HotConnection]:
         """`_write` on a bare DBAPI connection (see `hot_tx`); may raise NeedsFullPath."""
         committed = False
         try:
-            with wrapped_errors(action), self.hot_conns.transaction() as hot:
+            with wrapped_errors(action), \
+                    self.hot_conns.transaction(single_statement=single_statement) as hot:
                 yield hot
             committed = True
         finally:
@@ -405,6 +407,11 @@ class SqlStoreCore(Store):
         now = self.clock()
         action = "complete items" if len(results) > 1 else "complete an item"
         try:
+            if self.hot.pg and len(results) == 1 and results[0][0] in self._hints:
+                # one statement in autocommit (see `complete_fused`); False: nothing written
+                with self._hot_write(action, single_statement=True) as hot:
+                    if complete_fused(self, hot, results[0], worker_id, now, evidence):
+                        return
             with self._hot_write(action) as hot:
                 self._complete_in(hot, results, worker_id, now, evidence)
             return
@@ -415,9 +422,6 @@ class SqlStoreCore(Store):
 
     def _complete_in(self, conn: Any, results: Sequence[tuple[int, dict[str, Any] | None]],
                      worker_id: str, now: float, evidence: dict[str, Any] | None) -> None:
-        if self.hot.pg and len(results) == 1 and complete_fused(
-                self, conn, results[0], worker_id, now, evidence):
-            return
         done = complete_items(self, conn, results, worker_id, now, evidence)
         actor = f"worker:{worker_id}"
         events = []

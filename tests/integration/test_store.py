@@ -18,6 +18,7 @@ from queues import (
     QueueNotFound,
     RetryPolicy,
     Status,
+    open_store,
 )
 from queues.schema import audit_chains, audit_events
 from queues.sql_operator import SqlStore
@@ -269,3 +270,25 @@ def test_every_attempt_ends_in_exactly_one_audit_event(store: SqlStore) -> None:
     assert [e["actor"] for e in events[1:]] == ["worker:w1", "worker:w2"]
     assert [json.loads(e["details"])["attempt"] for e in events[1:]] == [1, 2]
     assert all(e["robot_seconds"] is not None and e["robot_seconds"] >= 0 for e in events[1:])
+
+
+def test_a_complete_whose_chain_moved_still_writes_item_and_event_together(
+        store: SqlStore, db_url: str) -> None:
+    """Another process appending to the same chain makes the cached head stale: the
+    one-statement complete (PostgreSQL) must then write nothing, and the ordinary
+    path finish the item with its event, the chain still whole."""
+    store.upsert_process(make_spec(), actor=ACTOR)
+    store.enqueue("invoices", items(2), actor=ACTOR)
+    twin = open_store(db_url, writer=store.writer)  # same chain, its own cached head
+    assert isinstance(twin, SqlStore)
+    try:
+        first, second = store.claim("invoices", "w", limit=2)
+        store.complete(first.id, "w", {"n": 1})  # our head is cached now
+        twin.record_event(actor=ACTOR, action="test.moved_the_chain", details={})
+        store.complete(second.id, "w", {"n": 2})
+    finally:
+        twin.close()
+    assert store.get_item(second.id).status == Status.DONE
+    done = store.audit_events(action="item.completed")
+    assert sorted(e["item_id"] for e in done) == [first.id, second.id]
+    assert store.verify_audit().ok
