@@ -12,7 +12,6 @@ from queues import audit
 from queues.errors import ItemNotFound
 from queues.models import Attempt, ItemFilter, ItemView, QueueStatus
 from queues.schema import (
-    CLAIMABLE_SQL,
     OPEN_SQL,
     attempts_t,
     audit_events,
@@ -126,14 +125,26 @@ class SqlStore(SqlStoreCore):
                      risk_window_seconds: float = 3600.0) -> list[QueueStatus]:
         now = self.clock() if now is None else now
         with self._read("count items") as conn:
+            if conn.dialect.name == "postgresql":
+                # Its estimate picks a hash aggregate over a parallel scan; grouping the
+                # (queue, status, ...) index's sorted entries is twice as fast (1M: 119
+                # against 216 ms here). For this read transaction only.
+                conn.exec_driver_sql("SET LOCAL enable_hashagg = off")
             counts: dict[int, dict[str, int]] = {}
             for r in conn.execute(sa.select(wi.c.queue_id, wi.c.status, sa.func.count())
                                   .group_by(wi.c.queue_id, wi.c.status)):
                 counts.setdefault(r[0], {})[r[1]] = r[2]
-            oldest: dict[int, float] = {
-                r[0]: r[1] for r in conn.execute(
-                    sa.select(wi.c.queue_id, sa.func.min(wi.c.created_at))
-                    .where(CLAIMABLE_SQL).group_by(wi.c.queue_id))}
+            # The oldest waiting item: a min() per (queue, status) is one index seek
+            # each; grouping over all claimable items read every one of them.
+            firsts = [sa.select(sa.func.min(wi.c.created_at))
+                      .where(wi.c.queue_id == queues_t.c.id, wi.c.status == status.value)
+                      .scalar_subquery()
+                      for status in (Status.NEW, Status.RETRY_SCHEDULED)]
+            oldest: dict[int, float] = {}
+            for queue_id, *found in conn.execute(sa.select(queues_t.c.id, *firsts)):
+                waiting = [f for f in found if f is not None]
+                if waiting:
+                    oldest[queue_id] = min(waiting)
             risk: dict[int, tuple[int, int]] = {}
             for r in conn.execute(
                 sa.select(wi.c.queue_id,
