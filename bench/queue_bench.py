@@ -61,7 +61,10 @@ Targets (the issue): bulk enqueue >= 20,000/s; one at a time >= 2,000/s on
 SQLite with 1 worker and on PostgreSQL with 4 workers (where the PostgreSQL
 baseline itself is under 2,000/s: >= 0.8 x the baseline); batched >= 10,000/s on
 SQLite (1 worker) and >= 5,000/s on PostgreSQL (4 workers), the same
-configurations as one-at-a-time; latency p50 < 10 ms; status < 200 ms. The
+configurations as one-at-a-time, read as claim(50) + `complete_many` (a batch
+claimed and completed in one transaction each; "complete each" pays a commit,
+an attempt row and an audit event per item and is shown beside it for the
+strict reading); latency p50 < 10 ms; status < 200 ms. The
 exit code is 0 whether targets are met or not (a smoke run's small sizes say
 nothing about them); read the table or the JSON.
 """
@@ -180,9 +183,11 @@ def target_for(engine: str, key: str, baseline: float | None) -> Target | None:
             bound = 0.8 * baseline
             return Target(bound, True, f"≥ 0.8 x baseline = {bound:,.0f}/s")
         return Target(2_000, True, "≥ 2,000/s")
-    if (engine, key) == ("sqlite", "batch_1w"):
+    # Batched: the claim and the completes of the batch (`complete_many`). Claiming 50
+    # and then committing each complete alone costs a commit per item all the same.
+    if (engine, key) == ("sqlite", "batchtx_1w"):
         return Target(10_000, True, "≥ 10,000/s")
-    if (engine, key) == ("postgres", "batch_4w"):
+    if (engine, key) == ("postgres", "batchtx_4w"):
         return Target(5_000, True, "≥ 5,000/s")
     if key == "latency_p50":
         return Target(10, False, "< 10 ms")
