@@ -19,6 +19,7 @@ first, so no trace ever holds a typed password.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
@@ -63,16 +64,27 @@ class TraceRecorder:
         return self.mode == "full" or attempt > 1
 
     async def begin(self, context: BrowserContext, attempt: int) -> None:
-        """Start recording the attempt (after any login)."""
+        """Start recording the attempt (after any login); best effort.
+
+        Evidence must never fail the work: if tracing cannot start (a state the
+        recorder lost track of after an error), the attempt runs untraced and
+        the context's tracing is reset for the next one.
+        """
         full = self._wants_full(attempt)
         if full is None:
             return
-        if self._context is not context or self._full != full:
-            await self.suspend()
-            await context.tracing.start(screenshots=full, snapshots=full)
-            self._context, self._full = context, full
-        await context.tracing.start_chunk()
-        self.recording = True
+        try:
+            if self._context is not context or self._full != full:
+                await self.suspend()
+                await context.tracing.start(screenshots=full, snapshots=full)
+                self._context, self._full = context, full
+            await context.tracing.start_chunk()
+            self.recording = True
+        except Exception as err:
+            log.warning("trace.start_failed", error=str(err))
+            self.forget()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(context.tracing.stop(), timeout=10)
 
     async def discard(self) -> None:
         """The attempt needs no trace: drop its chunk, keep tracing the context."""
