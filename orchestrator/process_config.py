@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from orchestrator.durations import parse_duration
 from orchestrator.errors import ConfigError
 from orchestrator.scheduling.calendar import Holidays, Window
-from orchestrator.scheduling.triggers import TriggerSpec, zone
+from orchestrator.scheduling.triggers import TriggerSpec, optional_duration, optional_zone
 from orchestrator.yaml_errors import config_error, load_yaml
 from queues import Priority, ProcessSpec, RetryPolicy
 
@@ -84,17 +84,8 @@ class ProcessConfig(BaseModel):
     def _cost_centre(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) else value
 
-    @field_validator("lease", "sla", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float | None:
-        return None if value is None else parse_duration(value)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            zone(value)
-        return value
+    _duration = field_validator("lease", "sla", mode="before")(optional_duration)
+    _zone = field_validator("timezone")(optional_zone)
 
     @field_validator("feeder")
     @classmethod

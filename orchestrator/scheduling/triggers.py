@@ -49,6 +49,18 @@ def zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone {name!r}: write e.g. Europe/Oslo or UTC") from None
 
 
+def optional_duration(value: Any) -> float | None:
+    """A field validator: '30s', '10m', '2h' or a number of seconds; None stays None."""
+    return None if value is None else parse_duration(value)
+
+
+def optional_zone(value: str | None) -> str | None:
+    """A field validator: an IANA time zone name (checked), or None."""
+    if value is not None:
+        zone(value)
+    return value
+
+
 def crontab_weekdays(field: str) -> str:
     """A crontab weekday field in APScheduler 3's terms: numbers become day names."""
     if not any(ch.isdigit() for ch in field):
@@ -132,17 +144,8 @@ class TriggerSpec(BaseModel):
     coalesce: bool | None = Field(default=None, description="default true")
     timezone: str | None = None
 
-    @field_validator("interval", "misfire_grace", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float | None:
-        return None if value is None else parse_duration(value)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            zone(value)
-        return value
+    _duration = field_validator("interval", "misfire_grace", mode="before")(optional_duration)
+    _zone = field_validator("timezone")(optional_zone)
 
     @model_validator(mode="after")
     def _one_kind(self) -> TriggerSpec:
