@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import socket
@@ -55,7 +56,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from bots import BotContext, BusinessRuleError, Credential, load_bot
+from bots import BotContext, BusinessRuleError, Credential
+from bots._registry import BUILTIN
+from bots.builtin.invoice_approval import InvoiceApprovalBot
 from orchestrator import db
 from orchestrator.credentials import CredentialVault
 from orchestrator.process_config import ProcessConfig
@@ -69,6 +72,34 @@ from targets.invoice_portal.data import expected_outcomes
 
 console = Console()
 SEED = 2026
+HANDLES: list[tuple[float, float]] = []  # (start, end) of every `handle` in the current run
+
+
+class TimedInvoiceBot(InvoiceApprovalBot):
+    """The invoice bot, stamping when each `handle` starts and ends.
+
+    At one slot, the time from one handle's end to the next one's start is
+    everything around the bot: in the bare loop almost nothing, in the worker
+    the claim, the outcome's transaction, the log line, the dispatch. That gap
+    is the orchestrator's overhead per item, measured directly instead of as a
+    difference of two noisy rates.
+    """
+
+    name = "bench-invoice"
+
+    async def handle(self, item: Any, page: Any, ctx: BotContext) -> Any:
+        started = time.perf_counter()
+        try:
+            return await super().handle(item, page, ctx)
+        finally:
+            HANDLES.append((started, time.perf_counter()))
+
+
+def gap_ms() -> float:
+    """Median ms between one handle's end and the next one's start (one slot)."""
+    spans = sorted(HANDLES)
+    gaps = [(b[0] - a[1]) * 1000 for a, b in itertools.pairwise(spans)]
+    return statistics.median(gaps) if gaps else float("nan")
 
 
 def approvable(count: int) -> list[str]:
@@ -82,8 +113,9 @@ def approvable(count: int) -> list[str]:
 
 async def bare_run(numbers: list[str], pool_size: int) -> dict[str, float]:
     """Items per second of the bot's own steps in a plain loop."""
-    bot_cls = load_bot("invoice-approval")
+    bot_cls = TimedInvoiceBot
     bot = bot_cls()
+    HANDLES.clear()
     with portal_process(pool_size) as url:
         ctx = BotContext(log=_NullLog(), config={"base_url": url},
                          credentials=lambda _n: Credential("approver", "approver-pass"),
@@ -101,7 +133,7 @@ async def bare_run(numbers: list[str], pool_size: int) -> dict[str, float]:
                 clock.tick()
             await browser.close()
         await ctx.aclose()
-    return clock.result()
+    return {**clock.result(), "gap_ms": gap_ms()}
 
 
 class RunClock:
@@ -189,7 +221,7 @@ def quiet_stderr() -> Iterator[None]:
             sys.stderr = saved
 
 
-def worker_run(numbers: list[str], pool_size: int, slots: int, *, bot: str = "invoice-approval",
+def worker_run(numbers: list[str], pool_size: int, slots: int, *, bot: str = "bench-invoice",
                trace: str = "light", sample_memory: bool = False, latency: float = 0.0
                ) -> dict[str, Any]:
     """Items per second of `rpa worker` over the same items; optional memory samples."""
@@ -208,6 +240,7 @@ def worker_run(numbers: list[str], pool_size: int, slots: int, *, bot: str = "in
         store.enqueue("bench", [NewItem(n, {"invoice_number": n}) for n in numbers],
                       actor="user:bench")
         clock = RunClock()
+        HANDLES.clear()
         memory: list[tuple[int, int, int]] = []
 
         def on_outcome(_item: Any, _outcome: Any) -> None:
@@ -221,7 +254,7 @@ def worker_run(numbers: list[str], pool_size: int, slots: int, *, bot: str = "in
                 processes=["bench"], slots=slots, until_empty=True, install_signals=False,
                 trace=trace, idle_wait=0.2), on_outcome))  # type: ignore[arg-type]
         store.close()
-    return {**clock.result(), "done": report.done, "business": report.business,
+    return {**clock.result(), "gap_ms": gap_ms(), "done": report.done, "business": report.business,
             "errors": report.application, "memory": memory}
 
 
@@ -268,15 +301,15 @@ def _descends_from(pid: int, ancestor: int) -> bool:
 
 RUNS: dict[str, tuple[str, int, str]] = {
     # key: (label, slots, trace mode)
-    "worker_1_off": ("rpa worker, 1 slot, --trace off", 1, "off"),
-    "worker_1_light": ("rpa worker, 1 slot (default light trace)", 1, "light"),
-    "worker_1_full": ("rpa worker, 1 slot, --trace full", 1, "full"),
-    "worker_2_light": ("rpa worker, 2 slots", 2, "light"),
-    "worker_4_light": ("rpa worker, 4 slots", 4, "light"),
+    "worker_1_off": ("worker, 1 slot, trace off", 1, "off"),
+    "worker_1_light": ("worker, 1 slot, light", 1, "light"),
+    "worker_1_full": ("worker, 1 slot, full", 1, "full"),
+    "worker_2_light": ("worker, 2 slots, light", 2, "light"),
+    "worker_4_light": ("worker, 4 slots, light", 4, "light"),
 }
 LATENCY = 0.2  # seconds per response in the slow-target runs
 SLOW_RUNS: dict[str, tuple[str, int]] = {
-    f"slow_{n}": (f"slow target (+{LATENCY * 1000:.0f} ms per response), {n} slot(s)", n)
+    f"slow_{n}": (f"worker, {n} slot{'s' if n > 1 else ''}, light", n)
     for n in (1, 2, 4)
 }
 
@@ -289,6 +322,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="30 items, 1 round, memory over 1,000")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    BUILTIN["bench-invoice"] = f"{__name__}:TimedInvoiceBot"  # the worker loads it by name
     if args.quick:
         args.items, args.rounds, args.memory_items = 30, 1, 1000
     numbers = approvable(args.items)
@@ -322,6 +356,7 @@ def main() -> None:
         results[key] = {"rate": statistics.median(r["rate"] for r in runs),
                         "cpu": statistics.median(r["cpu"] for r in runs),
                         "py_ms": statistics.median(r["py_ms"] for r in runs),
+                        "gap_ms": statistics.median(r["gap_ms"] for r in runs),
                         "rates": [round(r["rate"], 3) for r in runs]}
     if args.json:
         print(json.dumps(results, indent=2))
@@ -333,24 +368,29 @@ def show(r: dict[str, Any]) -> None:
     bare = r["bare"]["rate"]
     table = Table(title=f"Invoice bot, {r['items']} approvable invoices, SQLite, median of "
                         f"{r['rounds']} round(s)", title_justify="left")
-    for col in ("run", "items/s", "ms/item", "overhead", "py CPU", "CPU", "target"):
+    for col in ("run", "items/s", "ms/item", "overhead", "gap", "py CPU", "CPU", "≤5 ms"):
         table.add_column(col, justify="right" if col != "run" else "left")
-    table.add_row("bare Playwright loop", f"{bare:.2f}", f"{1000 / bare:.0f}", "-",
-                  f"{r['bare']['py_ms']:.1f}", f"{r['bare']['cpu']:.0f}%", "")
+    table.add_row("bare loop", f"{bare:.2f}", f"{1000 / bare:.0f}", "-",
+                  f"{r['bare']['gap_ms']:.1f}", f"{r['bare']['py_ms']:.1f}",
+                  f"{r['bare']['cpu']:.0f}%", "")
     for key, (label, slots, _trace) in RUNS.items():
         rate = r[key]["rate"]
         overhead = 1000 / rate - 1000 / bare
         extra_py = r[key]["py_ms"] - r["bare"]["py_ms"]
+        extra_gap = r[key]["gap_ms"] - r["bare"]["gap_ms"]
         target = ""
         if key == "worker_1_off":
-            met = max(overhead, extra_py) <= 5
-            target = "[green]<= 5 ms met[/]" if met else "[red]> 5 ms[/]"
+            target = "[green]met[/]" if extra_gap <= 5 else "[red]NOT met[/]"
         table.add_row(label, f"{rate:.2f}", f"{1000 / rate:.0f}",
-                      f"{overhead:+.1f} ms" if slots == 1 else f"{rate / bare:.2f}x",
+                      f"{overhead:+.1f}" if slots == 1 else f"{rate / bare:.2f}x",
+                      f"{r[key]['gap_ms']:.1f}" if slots == 1 else "",
                       f"{r[key]['py_ms']:.1f} ({extra_py:+.1f})", f"{r[key]['cpu']:.0f}%", target)
     console.print(table)
     console.print("overhead: wall ms per item over the bare loop (1 slot; +-10 ms is noise "
-                  "here); with more slots, the rate as a multiple of the bare loop's. py CPU: "
+                  "here); with more slots, the rate as a multiple of the bare loop's. gap: "
+                  "median ms from one item's handle() ending to the next one's starting, "
+                  "i.e. all the orchestrator adds around the bot (the target is judged on "
+                  "it, against the bare loop's gap). py CPU: "
                   "this Python process's CPU ms per item (in brackets: over the bare loop's), "
                   "what the orchestrator itself costs. CPU: both cores busy, 100% = saturated.")
     slow = Table(title=f"A slow target: every response +{LATENCY * 1000:.0f} ms, "
