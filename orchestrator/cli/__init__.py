@@ -9,7 +9,6 @@ import sys
 
 import typer
 
-from bots import UnknownBot
 from orchestrator.cli import common
 from orchestrator.cli.audit_cmd import audit_app
 from orchestrator.cli.candidates_cmd import candidates_app
@@ -22,7 +21,6 @@ from orchestrator.cli.setup_cmd import db_app, init
 from orchestrator.cli.status_cmd import status
 from orchestrator.cli.worker_cmd import bots_app, credentials_app, worker
 from orchestrator.errors import RpaError
-from queues import errors as qerr
 
 app = typer.Typer(
     name="rpa", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -55,9 +53,24 @@ def _setup() -> None:
     configure(common.STATE.settings.log_format)
 
 
-# Queue errors that blame the input (exit 2) rather than the system (exit 1).
-INPUT_ERRORS = (qerr.QueueNotFound, qerr.ItemNotFound, qerr.PayloadInvalid,
-                qerr.IllegalTransition, UnknownBot)
+def error_exit_code(err: Exception) -> int | None:
+    """The exit code of an error reported in one line; None for a bug (a traceback).
+
+    Queue errors that blame the input exit 2, those of the system 1. The queue
+    package and the bots are imported here, not at start-up: they are heavy, and
+    any error of theirs means they are loaded already.
+    """
+    if isinstance(err, RpaError):
+        return err.exit_code
+    from bots import UnknownBot
+    from queues import errors as qerr
+
+    if isinstance(err, qerr.QueueNotFound | qerr.ItemNotFound | qerr.PayloadInvalid
+                  | qerr.IllegalTransition | UnknownBot):
+        return 2
+    if isinstance(err, qerr.QueueError):
+        return 1
+    return None
 
 
 def _fail(message: str, code: int) -> int:
@@ -74,12 +87,11 @@ def run(argv: list[str] | None = None) -> int:
         return 0
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-    except RpaError as err:
-        return _fail(str(err), err.exit_code)
-    except INPUT_ERRORS as err:
-        return _fail(str(err), 2)
-    except qerr.QueueError as err:
-        return _fail(str(err), 1)
+    except Exception as err:
+        code = error_exit_code(err)
+        if code is None:
+            raise
+        return _fail(str(err), code)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     finally:

@@ -1,18 +1,25 @@
-"""What every command shares: the console, settings, the store, JSON output."""
+"""What every command shares: the console, settings, the store, JSON output.
+
+The CLI package imports only Typer, Rich and light modules of its own at start-up:
+settings, the store, the queue package and the bots load inside the commands that
+use them, so `rpa --help` and `rpa CMD --help` answer without loading SQLAlchemy,
+Alembic or httpx.
+"""
 
 from __future__ import annotations
 
 import getpass
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.settings import Settings, load_settings
-from queues.sql_operator import SqlStore
+if TYPE_CHECKING:
+    from orchestrator.settings import Settings
+    from queues.sql_operator import SqlStore
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -51,6 +58,7 @@ class State:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from orchestrator.settings import load_settings
             self._settings = load_settings()
         return self._settings
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from orchestrator.cli.common import STATE, actor, console, make_table, print_json, styled_status
 from orchestrator.durations import format_age, format_time, parse_duration, parse_instant
 from orchestrator.errors import InputFileError, UsageError
-from orchestrator.item_files import read_items
-from queues import ItemFilter, NewItem, Priority
-from queues.models import ItemView
-from queues.states import Status
+
+if TYPE_CHECKING:  # the queue package loads on use: `rpa --help` starts faster
+    from queues import NewItem
+    from queues.models import ItemView
 
 items_app = typer.Typer(help="Work items: list, show, retry, abandon.", no_args_is_help=True)
 PROGRESS_FROM = 2000  # items; smaller files finish before a bar is worth drawing
@@ -33,6 +32,10 @@ def enqueue(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Add work items; all are validated first, and a known reference is not added twice."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from orchestrator.item_files import read_items
+
     store = STATE.store
     info = store.get_process(process)
     if (file is None) == (data is None):
@@ -59,6 +62,8 @@ def enqueue(
 
 
 def _data_item(data: str, reference: str | None, priority: str | None) -> NewItem:
+    from queues import NewItem, Priority
+
     try:
         payload = json.loads(data)
     except json.JSONDecodeError as err:
@@ -82,6 +87,8 @@ def _item_json(item: ItemView) -> dict[str, Any]:
 
 
 def _statuses(status: list[str]) -> tuple[str, ...]:
+    from queues.states import Status
+
     known = {s.value for s in Status}
     for s in status:
         if s not in known:
@@ -99,6 +106,8 @@ def list_(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Items, newest change first."""
+    from queues import ItemFilter
+
     try:
         since_at = time.time() - parse_duration(since) if since else None
     except ValueError as err:
@@ -128,6 +137,8 @@ def list_(
 @items_app.command("show")
 def show(item_id: int, json_out: bool = typer.Option(False, "--json")) -> None:
     """One item: payload, output, every attempt with its error and evidence."""
+    from queues import Priority
+
     item = STATE.store.get_item(item_id)
     if json_out:
         print_json(_item_json(item))
@@ -168,6 +179,8 @@ def _selected(ids: list[int], process: str | None, status: list[str],
         return ids
     if not (process or status or error_code):
         raise UsageError("give item ids, or select with --process, --status, --error-code")
+    from queues import ItemFilter
+
     found = STATE.store.list_items(ItemFilter(process=process, statuses=_statuses(status),
                                               error_code=error_code, limit=0))
     return [i.id for i in found]

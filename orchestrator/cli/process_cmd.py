@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from orchestrator.cli.common import STATE, actor, console, make_table, print_json
 from orchestrator.errors import ConfigError
-from orchestrator.process_config import ProcessConfig, load_process, process_files
-from queues.models import ProcessInfo
-from queues.states import Priority
+
+if TYPE_CHECKING:  # process files and the queue package load on use: `--help` starts faster
+    from orchestrator.process_config import ProcessConfig
+    from queues.models import ProcessInfo
 
 process_app = typer.Typer(help="Processes: register from YAML, list, show, pause.",
                           no_args_is_help=True)
 
 
 def _files(paths: list[Path]) -> list[Path]:
+    from orchestrator.process_config import process_files
+
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -35,6 +39,8 @@ def register(
     check: bool = typer.Option(False, "--check", help="validate only; change nothing"),
 ) -> None:
     """Validate process files and create or update them (all files or none)."""
+    from orchestrator.process_config import load_process
+
     configs: list[tuple[Path, ProcessConfig]] = [(p, load_process(p)) for p in _files(paths)]
     names: dict[str, Path] = {}
     for path, cfg in configs:
@@ -59,6 +65,8 @@ def register(
 
 
 def _row(info: ProcessInfo) -> dict[str, object]:
+    from queues.states import Priority
+
     spec = info.spec
     return {
         "name": spec.name, "owner": spec.owner, "cost_centre": spec.cost_centre,

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 import typer
 
 from orchestrator.cli.common import STATE, console, make_table, print_json
 from orchestrator.durations import format_age
-from orchestrator.worker.tracing import TRACE_HELP, TraceChoice
+from orchestrator.worker.trace_modes import TRACE_HELP, TraceChoice
+
+if TYPE_CHECKING:  # SQLAlchemy loads on use: `rpa --help` starts faster
+    import sqlalchemy as sa
 
 schedule_app = typer.Typer(help="Schedules: triggers, their next and last fires, windows.",
                            no_args_is_help=True)
@@ -30,6 +31,8 @@ def serve(
     node: str | None = typer.Option(None, "--node", help="this node's name in `rpa workers`"),
 ) -> None:
     """Run the scheduler and a worker in one process (any number of nodes on PostgreSQL)."""
+    import asyncio
+
     from orchestrator.scheduling.runner import ServiceOptions
     from orchestrator.scheduling.runner import serve as run_service
     from orchestrator.worker.loop import WorkerOptions
@@ -49,6 +52,8 @@ def scheduler(
     node: str | None = typer.Option(None, "--node", help="this node's name in `rpa workers`"),
 ) -> None:
     """Run only the scheduler (workers run apart, with `rpa worker`)."""
+    import asyncio
+
     from orchestrator.scheduling.runner import ServiceOptions
     from orchestrator.scheduling.runner import serve as run_service
     from orchestrator.worker.loop import WorkerOptions
@@ -74,6 +79,8 @@ def weekday_time(epoch: float, tz: str, now: float) -> str:
 
 
 def _stored_next_runs(engine: sa.Engine, keys: list[str]) -> dict[str, float | None]:
+    import sqlalchemy as sa
+
     from queues.schema import apscheduler_jobs as jobs
     if not keys:
         return {}

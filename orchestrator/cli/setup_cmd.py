@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from orchestrator import db
 from orchestrator.cli.common import STATE, console, print_json
 
 db_app = typer.Typer(help="Database schema: upgrade and inspect.", no_args_is_help=True)
@@ -12,6 +11,8 @@ db_app = typer.Typer(help="Database schema: upgrade and inspect.", no_args_is_he
 
 def init(json_out: bool = typer.Option(False, "--json", help="print the result as JSON")) -> None:
     """Create the data directory and the database, and bring its schema up to date."""
+    from orchestrator import db  # Alembic and SQLAlchemy: loaded only when a command needs them
+
     settings = STATE.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.evidence_dir.mkdir(parents=True, exist_ok=True)
@@ -32,6 +33,8 @@ def init(json_out: bool = typer.Option(False, "--json", help="print the result a
 @db_app.command("upgrade")
 def upgrade(revision: str = typer.Argument("head", help="target revision")) -> None:
     """Apply the schema migrations this version ships."""
+    from orchestrator import db
+
     now = db.upgrade(STATE.settings.db_url, revision)
     console.print(f"[green]✓[/] schema at {now} ({STATE.settings.safe_db_url})")
 
@@ -39,6 +42,8 @@ def upgrade(revision: str = typer.Argument("head", help="target revision")) -> N
 @db_app.command("current")
 def current() -> None:
     """Show the schema revision in the database and the newest one shipped."""
+    from orchestrator import db
+
     have, head = db.current_revision(STATE.settings.db_url)
     state = "[green]up to date[/]" if have == head else "[yellow]run `rpa db upgrade`[/]"
     console.print(f"database {have or 'empty'}, newest {head}: {state}")

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from bots import available, load_bot
 from orchestrator.cli.common import STATE, actor, console, make_table, print_json
-from orchestrator.credentials import CredentialVault
 from orchestrator.durations import format_time
-from orchestrator.worker.tracing import TRACE_HELP, TraceChoice
+from orchestrator.worker.trace_modes import TRACE_HELP, TraceChoice
+
+if TYPE_CHECKING:  # the vault pulls in the store and the bots: loaded on use
+    from orchestrator.credentials import CredentialVault
 
 bots_app = typer.Typer(help="Bots: the built-in ones and those installed as plugins.",
                        no_args_is_help=True)
@@ -29,6 +29,8 @@ def worker(
     no_trace: bool = typer.Option(False, "--no-trace", help="the same as --trace off"),
 ) -> None:
     """Claim work items and run their bots in a shared headless Chromium."""
+    import asyncio
+
     from orchestrator.worker.loop import WorkerOptions
     from orchestrator.worker.run import run_worker
     options = WorkerOptions(processes=process or None, slots=slots, until_empty=until_empty,
@@ -42,6 +44,8 @@ def worker(
 @bots_app.command("list")
 def bots_list(json_out: bool = typer.Option(False, "--json")) -> None:
     """Every bot that can be named in a process file, with its input fields."""
+    from bots import available, load_bot
+
     rows: list[dict[str, Any]] = []
     for name, where in sorted(available().items()):
         try:
@@ -65,6 +69,8 @@ def bots_list(json_out: bool = typer.Option(False, "--json")) -> None:
 
 
 def _vault() -> CredentialVault:
+    from orchestrator.credentials import CredentialVault
+
     return CredentialVault(STATE.store, STATE.settings, actor=actor())
 
 

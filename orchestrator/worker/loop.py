@@ -27,7 +27,7 @@ from orchestrator.scheduling.nodes import NodeRegistry, describe_slot
 from orchestrator.scheduling.sla import SlaWatch
 from orchestrator.worker.browser import BrowserHost
 from orchestrator.worker.slot import Outcome, Slot, SlotEnv
-from orchestrator.worker.tracing import TraceMode
+from orchestrator.worker.trace_modes import TraceMode
 from queues import ClaimedItem, LeaseLost, QueueError
 from queues.sql_operator import SqlStore
 

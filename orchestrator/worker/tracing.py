@@ -20,31 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING
 
 import structlog
+
+from orchestrator.worker.trace_modes import TRACE_MODES, TraceMode
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext
 
 log = structlog.get_logger("worker.trace")
-
-TraceMode = Literal["light", "full", "off"]
-TRACE_MODES: tuple[str, ...] = get_args(TraceMode)
-
-
-class TraceChoice(StrEnum):
-    """The trace modes as a command-line choice."""
-
-    light = "light"
-    full = "full"
-    off = "off"
-
-
-TRACE_HELP = ("Playwright trace of each attempt, kept when it fails: light (actions, "
-              "network; retries full), full (with DOM snapshots and screencast), off")
 
 
 class TraceRecorder:
