@@ -127,14 +127,18 @@ def test_gateway_errors_are_retried_until_every_item_is_right(
 # --------------------------------------------------------------------------- sessions
 def test_expired_sessions_are_renewed_within_the_attempt(
         pipeline: Pipeline, portals: Callable[..., TargetServer]) -> None:
-    """Sessions keep expiring (1 s lifetime, in bursts): the worker logs in again, items finish."""
-    server = portals("invoice", count=10)
-    pipeline.invoices(server, 10)
+    """Sessions keep expiring (1 s lifetime, in bursts): the worker logs in again, items finish.
+
+    30 items keep the worker busy for several bursts even on a fast machine; with
+    10 the run could end before the first burst's expiry hit a request.
+    """
+    server = portals("invoice", count=30)
+    pipeline.invoices(server, 30)
 
     with capture_logs() as logs, SessionBursts(server) as bursts:
         pipeline.run()
 
-    expected = invoice_expectations(10)
+    expected = invoice_expectations(30)
     items = pipeline.items(INVOICES)
     assert_expected_outcomes(items, expected)
     state = server.state()
