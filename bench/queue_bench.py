@@ -50,9 +50,12 @@ start signal. Workers stop when the queue is empty or after --max-seconds
 (default 8), whichever comes first: the rate is items done / (last worker done
 - start signal), both read from the system-wide monotonic clock, and every run
 checks that the items the workers counted are exactly the items the table has
-done. PostgreSQL tables are ANALYZEd after the preload, as autovacuum would do;
-SQLite is not (the store never runs ANALYZE). --repeat R reports the median of
-R runs of each rate (default 1, to keep a default run to minutes on 2 cores);
+done. PostgreSQL tables are ANALYZEd after the preload, as autovacuum would do,
+and CHECKPOINTed, so every run starts right after a checkpoint; SQLite is not
+(the store never runs ANALYZE). --repeat R reports the median of R runs of each
+rate, ours and the baseline's alternating (default 1, to keep a default run to
+minutes on 2 cores); before each engine, os.sync() flushes what the previous
+one wrote;
 latency drops its first 3 samples (statement compilation). The 1-minute load
 average before and after is recorded: on a shared machine compare the ratios
 and the CPU per item, not the absolute rates.
@@ -303,11 +306,17 @@ def reset_raw(bench: Bench) -> None:
 
 
 def analyze(bench: Bench, impl: str) -> None:
-    """Fresh planner statistics after a preload, as autovacuum would take (PostgreSQL)."""
+    """Fresh planner statistics after a preload, as autovacuum would take (PostgreSQL).
+
+    Then a CHECKPOINT, so that every run starts just after one: the first change
+    of each page after a checkpoint writes the whole page to the WAL, and a run
+    that happened to straddle a timed checkpoint paid for it while the other
+    did not (seen as 0.63x one run, 0.85x the next).
+    """
     if bench.engine == "postgres":
         table, dsn = ("work_items", bench.store_dsn) if impl == "store" else \
             ("bench_jobs", bench.raw_dsn)
-        run_sql(bench, dsn, [f"ANALYZE {table}"])
+        run_sql(bench, dsn, [f"ANALYZE {table}", "CHECKPOINT"])
 
 
 def count_done(bench: Bench, impl: str) -> int:
@@ -1040,12 +1049,23 @@ def step_count(config: Config) -> int:
     return len(config.engines) * (per_rate * config.repeat + 2 + 3)
 
 
-def repeated(bench: Bench, steps: Steps, label: str, run: Callable[[], Run]) -> list[Run]:
-    runs = []
+def paired(bench: Bench, steps: Steps, label: str, ours: Callable[[], Run],
+           baseline: Callable[[], Run]) -> tuple[list[Run], list[Run]]:
+    """--repeat runs of ours and the baseline's, interleaved (ours, baseline, ours, ...).
+
+    Why interleaved: the machine drifts over minutes (other tenants, the kernel
+    flushing what an earlier phase wrote); three of ours and then three of the
+    baseline's put the drift into the ratio, alternating spreads it over both.
+    """
+    mine: list[Run] = []
+    theirs: list[Run] = []
     for n in range(bench.config.repeat):
-        with steps.step(f"{bench.engine}: {label} (run {n + 1}/{bench.config.repeat})"):
-            runs.append(run())
-    return runs
+        tag = f"(run {n + 1}/{bench.config.repeat})"
+        with steps.step(f"{bench.engine}: {label}, store {tag}"):
+            mine.append(ours())
+        with steps.step(f"{bench.engine}: {label}, baseline {tag}"):
+            theirs.append(baseline())
+    return mine, theirs
 
 
 def rate_result(bench: Bench, key: str, label: str, ours: list[Run], base: list[Run],
@@ -1068,14 +1088,11 @@ def measure_rates(bench: Bench, steps: Steps) -> list[Result]:
     n = bench.config.items
     results = [rate_result(
         bench, "bulk", f"bulk enqueue, {n:,} items in one call",
-        repeated(bench, steps, "bulk enqueue, store", lambda: Run(bulk_once(bench, "store"))),
-        repeated(bench, steps, "bulk enqueue, baseline",
-                 lambda: Run(bulk_once(bench, "baseline"))))]
+        *paired(bench, steps, "bulk enqueue", lambda: Run(bulk_once(bench, "store")),
+                lambda: Run(bulk_once(bench, "baseline"))))]
     for s in SCENARIOS:
-        ours = repeated(
-            bench, steps, f"{s.label}, store", partial(consume_once, bench, "store", s))
-        base = repeated(bench, steps, f"{s.label}, baseline",
-                        partial(consume_once, bench, "baseline", s))
+        ours, base = paired(bench, steps, s.label, partial(consume_once, bench, "store", s),
+                            partial(consume_once, bench, "baseline", s))
         note = "store: complete_many (one tx, an attempt row + audit event per item)" \
             if s.batch_complete else ""
         results.append(rate_result(bench, s.key, s.label, ours, base, note))
@@ -1144,6 +1161,9 @@ def _prepared(bench: Bench) -> Bench:
 
 
 def bench_engine(engine: str, config: Config, steps: Steps) -> list[Result]:
+    # What the previous engine wrote (SQLite's million-item status table) must reach
+    # the disk before this one's commits are timed, not while they are.
+    os.sync()
     with scratch_bench(engine, config) as bench:
         return (measure_rates(bench, steps) + measure_latency(bench, steps)
                 + measure_status(bench, steps))
