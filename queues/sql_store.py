@@ -50,7 +50,8 @@ HINTS_MAX = 10_000
 
 
 def enqueued_event(make: Callable[..., audit.AuditEvent], snap: ProcessSnapshot, actor: str,
-                   now: float, added: Sequence[tuple[str, int]]) -> audit.AuditEvent:
+                   now: float, added: Sequence[tuple[str, int]],
+                   extra: dict[str, Any] | None = None) -> audit.AuditEvent:
     """One `items.enqueued` event for the items one enqueue transaction added.
 
     One event per chunk, not per item: per-item events (a hash, two canonical
@@ -63,8 +64,8 @@ def enqueued_event(make: Callable[..., audit.AuditEvent], snap: ProcessSnapshot,
     ids = [item_id for _, item_id in added]
     digest = hashlib.sha256("\n".join(ref for ref, _ in added).encode("utf-8")).hexdigest()
     return make(snap, actor, "items.enqueued", now, item_id=min(ids),
-                details={"count": len(ids), "first_id": min(ids), "last_id": max(ids),
-                         "references_sha256": digest})
+                details={**(extra or {}), "count": len(ids), "first_id": min(ids),
+                         "last_id": max(ids), "references_sha256": digest})
 
 
 def default_writer(purpose: str) -> str:
@@ -244,6 +245,29 @@ class SqlStoreCore(Store):
             with self._read("read a process") as conn:
                 snap = self.snapshots.by_name(conn, process)
         validate_items(snap.input_schema, items)
+        with self._write(f"enqueue into {process}") as conn:
+            return self.enqueue_in(conn, process, items, actor=actor, progress=progress)
+
+    @contextmanager
+    def transaction(self, action: str) -> Iterator[sa.Connection]:
+        """A write transaction for a caller that adds rows of its own to the store's.
+
+        The scheduler records a fire row and the fire's items in one of these, so
+        both commit or neither; `action` names it in errors. Inside it, use the
+        `*_in` methods, never `_write`.
+        """
+        with self._write(action) as conn:
+            yield conn
+
+    def enqueue_in(self, conn: sa.Connection, process: str, items: Sequence[NewItem], *,
+                   actor: str, details: dict[str, Any] | None = None,
+                   progress: Callable[[int], None] | None = None) -> EnqueueResult:
+        """`enqueue` inside the caller's `transaction`, payloads already validated.
+
+        The same rows, one `items.enqueued` event per chunk (with `details` added
+        to each) and the same wake-up of idle workers as `enqueue`.
+        """
+        snap = self.snapshots.by_name(conn, process)
         now = self.clock()
         unique: dict[str, NewItem] = {}
         for item in items:
@@ -251,24 +275,30 @@ class SqlStoreCore(Store):
         added: dict[str, int] = {}
         existing: dict[str, int] = {}
         batch = list(unique.values())
-        with self._write(f"enqueue into {process}") as conn:
-            for start in range(0, len(batch), ENQUEUE_CHUNK):
-                chunk = batch[start:start + ENQUEUE_CHUNK]
-                rows = [self._item_row(snap, item, now) for item in chunk]
-                inserted = self._insert_new(conn, rows)
-                added.update(inserted)
-                missing = [i.reference for i in chunk if i.reference not in inserted]
-                if missing:
-                    existing.update(self._ids_of(conn, snap.queue_id, missing))
-                if inserted:
-                    self._audit(conn, [enqueued_event(self._event, snap, actor, now, [
-                        (i.reference, inserted[i.reference])
-                        for i in chunk if i.reference in inserted])])
-                if progress:
-                    progress(len(chunk))
-            if added:
-                self._notify(conn, snap.queue_id)
+        for start in range(0, len(batch), ENQUEUE_CHUNK):
+            chunk = batch[start:start + ENQUEUE_CHUNK]
+            rows = [self._item_row(snap, item, now) for item in chunk]
+            inserted = self._insert_new(conn, rows)
+            added.update(inserted)
+            missing = [i.reference for i in chunk if i.reference not in inserted]
+            if missing:
+                existing.update(self._ids_of(conn, snap.queue_id, missing))
+            if inserted:
+                self._audit(conn, [enqueued_event(self._event, snap, actor, now, [
+                    (i.reference, inserted[i.reference])
+                    for i in chunk if i.reference in inserted], details)])
+            if progress:
+                progress(len(chunk))
+        if added:
+            self._notify(conn, snap.queue_id)
         return EnqueueResult(added=added, existing=existing)
+
+    def audit_in(self, conn: sa.Connection, process: str, actor: str, action: str, *,
+                 details: dict[str, Any] | None = None) -> None:
+        """Append one event about `process` inside the caller's `transaction`."""
+        snap = self.snapshots.by_name(conn, process)
+        self._audit(conn, [self._event(snap, actor, action, self.clock(),
+                                       details=details or {})])
 
     @staticmethod
     def _item_row(snap: ProcessSnapshot, item: NewItem, now: float) -> dict[str, Any]:

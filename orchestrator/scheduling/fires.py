@@ -2,16 +2,16 @@
 
 `record_fire` is the single place a fire becomes real. In one transaction it
 inserts the fire row (ON CONFLICT DO NOTHING on the unique (process,
-scheduled_at)), then the items the feeder produced, their `item.enqueued`
+scheduled_at)), then the items the feeder produced, their `items.enqueued`
 events and one `schedule.fired` (or `schedule.failed`) event. If the row was
 there already, another node (or an earlier attempt of this one) fired that
 time and nothing else is written; if the node dies before commit, nothing was
 written and the next leader fires the time again. Either way a scheduled time
 fires once.
 
-It reuses the store's own transaction pieces (`_write`, `_item_row`,
-`_insert_new`, `_audit`), so items enter exactly as `store.enqueue` would put
-them, idempotent by reference, with the same audit trail.
+It runs in the store's `transaction` and adds the items with `enqueue_in`, so
+they enter exactly as `store.enqueue` puts them, idempotent by reference, with
+the same `items.enqueued` events (each naming the fire).
 """
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from queues import NewItem
 from queues.schema import schedule_fires as sf
 from queues.sql_operator import SqlStore
-
-CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -83,40 +81,27 @@ def record_fire(store: SqlStore, *, process: str, trigger_key: str, scheduled_at
                 node: str, items: Sequence[NewItem] = (), status: str = "fired",
                 error: str | None = None, trigger: str = "") -> FireResult:
     """Insert the fire row and its items in one transaction (see the module docstring)."""
-    now = store.clock()
     actor = f"scheduler:{node}"
-    unique: dict[str, NewItem] = {}
-    for item in items:
-        unique.setdefault(item.reference, item)
-    batch = list(unique.values())
-    with store._write(f"record a fire of {process}") as conn:
+    with store.transaction(f"record a fire of {process}") as conn:
         insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
         fire_id = conn.execute(
             insert(sf).values(process=process, trigger_key=trigger_key,
-                              scheduled_at=scheduled_at, fired_at=now, node=node,
+                              scheduled_at=scheduled_at, fired_at=store.clock(), node=node,
                               status=status, items_added=0, items_existing=0, error=error)
             .on_conflict_do_nothing(index_elements=["process", "scheduled_at"])
             .returning(sf.c.id)).scalar()
         if fire_id is None:
             return FireResult(recorded=False, status="duplicate")
-        snap = store.snapshots.by_name(conn, process)
-        added: dict[str, int] = {}
-        for start in range(0, len(batch), CHUNK):
-            chunk = batch[start:start + CHUNK]
-            added.update(store._insert_new(conn, [store._item_row(snap, i, now) for i in chunk]))
-        events = [store._event(snap, actor, "item.enqueued", now, item_id=added[i.reference],
-                               details={"reference": i.reference, "fire": fire_id})
-                  for i in batch if i.reference in added]
+        result = store.enqueue_in(conn, process, items, actor=actor,
+                                  details={"fire": int(fire_id)})
+        added, existing = len(result.added), len(result.existing)
         details: dict[str, Any] = {"trigger": trigger or trigger_key,
-                                   "scheduled_at": _iso(scheduled_at), "added": len(added),
-                                   "existing": len(batch) - len(added)}
+                                   "scheduled_at": _iso(scheduled_at), "added": added,
+                                   "existing": existing}
         if error:
             details["error"] = error
-        events.append(store._event(snap, actor, f"schedule.{status}", now, details=details))
-        store._audit(conn, events)
+        store.audit_in(conn, process, actor, f"schedule.{status}", details=details)
         conn.execute(sa.update(sf).where(sf.c.id == fire_id).values(
-            items_added=len(added), items_existing=len(batch) - len(added)))
-        if status == "fired":
-            store._notify(conn, snap.queue_id)  # wake idle workers (PostgreSQL NOTIFY)
-    return FireResult(recorded=True, status=status, added=len(added),
-                      existing=len(batch) - len(added), fire_id=int(fire_id))
+            items_added=added, items_existing=existing))
+    return FireResult(recorded=True, status=status, added=added, existing=existing,
+                      fire_id=int(fire_id))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import threading
 import time
 import uuid
@@ -158,6 +159,25 @@ def test_a_scheduled_time_fires_once_with_its_items(store: SqlStore) -> None:
     assert [r["node"] for r in fire_rows(store)] == ["a"]
     assert actions(store, "schedule.") == ["schedule.fired"]
     assert fires.last_fire(store.engine, key) == 1e9
+
+
+def test_a_fires_items_enter_as_an_enqueue_puts_them_naming_the_fire(store: SqlStore) -> None:
+    """One code path for items: a fire adds them with the store's own `enqueue_in`."""
+    register(store, triggers=[{"interval": "10m"}])
+    key = the_trigger(store).key
+    store.enqueue("inbox", [NewItem("x", {"n": 1})], actor="user:test")
+    fired = fires.record_fire(store, process="inbox", trigger_key=key, scheduled_at=2e9,
+                              node="a", items=[NewItem("x", {"n": 1}), NewItem("y", {"n": 2}),
+                                               NewItem("z", {"n": 3})])
+    assert (fired.added, fired.existing) == (2, 1)
+    with store.engine.connect() as conn:
+        events = conn.execute(sa.select(audit_events.c.actor, audit_events.c.details)
+                              .where(audit_events.c.action == "items.enqueued")
+                              .order_by(audit_events.c.id)).all()
+    assert [e.actor for e in events] == ["user:test", "scheduler:a"]
+    details = json.loads(events[1].details)
+    assert details["fire"] == fired.fire_id and details["count"] == 2
+    assert store.verify_audit().ok
 
 
 def test_two_nodes_firing_the_same_time_at_once_record_it_once(
