@@ -351,9 +351,12 @@ SQLITE_DDL = (
 )
 PG_INSERT = ("INSERT INTO bench_jobs (reference, payload, status, created_at, updated_at) "
              "VALUES (%s, %s::jsonb, 'new', %s, %s)")
+# `= ANY(ARRAY(...))` rather than `IN (...)`, as the store does: with IN, the
+# prepared statement's generic plan is a hash join over the whole table, so the
+# server re-plans every claim (see queues/hot_sql.py); the ceiling avoids that too.
 PG_CLAIM = ("UPDATE bench_jobs SET status = 'running', worker = %s, updated_at = %s "
-            "WHERE id IN (SELECT id FROM bench_jobs WHERE status = 'new' ORDER BY id "
-            "LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id, reference")
+            "WHERE id = ANY(ARRAY(SELECT id FROM bench_jobs WHERE status = 'new' ORDER BY id "
+            "LIMIT %s FOR UPDATE SKIP LOCKED)) RETURNING id, reference")
 PG_DONE = "UPDATE bench_jobs SET status = 'done', output = %s::jsonb, updated_at = %s WHERE id = %s"
 PG_DONE_MANY = ("UPDATE bench_jobs SET status = 'done', output = %s::jsonb, updated_at = %s "
                 "WHERE id = ANY(%s)")
@@ -384,12 +387,15 @@ class PgRawQueue:
     In autocommit: a claim and a complete are one statement each, so each is one
     round trip and one commit, as tight as a hand-written loop gets (with
     explicit transactions, BEGIN and COMMIT cost two round trips more per
-    statement, and this baseline ran slower than the store it measures).
+    statement, and this baseline ran slower than the store it measures). With
+    the store's generic plans too (`force_generic_plan`): whatever the store
+    learns about PostgreSQL, the ceiling knows as well.
     """
 
     def __init__(self, dsn: str):
         self.dsn = dsn
         self.conn = psycopg.connect(dsn, autocommit=True)
+        self.conn.execute("SET plan_cache_mode = force_generic_plan")  # as the store's
         self._listener: psycopg.Connection[Any] | None = None
 
     def create(self) -> None:

