@@ -132,7 +132,8 @@ def generate_applicants(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT
     base = [_applicant(rng, outcome, serial) for serial, outcome in enumerate(plan, start=1)]
     registered = [i for i, a in enumerate(base) if a.expected == REGISTER]
     # A few people apply for a second, different position: two valid registrations.
-    pairs = rng.sample(registered, 2 * SAME_PERSON_OTHER_POSITION)
+    # (Fewer when a small run has too few registrations to pair: `rpa demo --applicants 3`.)
+    pairs = rng.sample(registered, 2 * min(SAME_PERSON_OTHER_POSITION, len(registered) // 2))
     for first, second in zip(pairs[::2], pairs[1::2], strict=True):
         early, late = sorted((first, second))
         other = rng.choice([p.code for p in POSITIONS if p.code != base[early].position])

@@ -152,6 +152,14 @@ def test_applicant_data_and_work_items(tmp_path: Path) -> None:
     assert Path(rows[0]["cv_file"]).read_bytes().startswith(b"%PDF-1.4")
 
 
+@pytest.mark.parametrize("count", [1, 2, 3, 5, 7])
+def test_small_applicant_runs_have_exactly_the_count_asked_for(count: int) -> None:
+    """`rpa demo --applicants 3` once crashed: too few registrations to pair."""
+    people = applicants.generate_applicants(count=count)
+    assert len(people) == count
+    assert len({a.reference for a in people}) == count
+
+
 def test_pdf_cross_reference_points_at_xref() -> None:
     """The generated PDF's ``startxref`` offset is right, so strict readers accept it."""
     pdf = make_pdf("CV (test)", ("line one",))
