@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -25,11 +25,17 @@ def mask_secrets(_logger: Any, _name: str, event: MutableMapping[str, Any]
     return event
 
 
-def configure(fmt: str = "auto", level: int = logging.INFO) -> None:
-    """Set up structlog once per process; `fmt` is auto, json or console."""
-    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+def configure(fmt: str = "auto", level: int = logging.INFO, file: TextIO | None = None
+              ) -> None:
+    """Set up structlog once per process; `fmt` is auto, json or console.
+
+    `file` (default stderr) takes the lines instead; "auto" means JSON there
+    unless it is a terminal.
+    """
+    out = file or sys.stderr
+    use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
     renderer: Any = (structlog.processors.JSONRenderer() if use_json
-                     else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
+                     else structlog.dev.ConsoleRenderer(colors=out.isatty()))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -40,6 +46,6 @@ def configure(fmt: str = "auto", level: int = logging.INFO) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 
 from orchestrator.cli.common import STATE, console, make_table
 from orchestrator.durations import format_age
+
+
+@contextlib.contextmanager
+def _log_to_file(data_dir: Path) -> Iterator[Path]:
+    """The worker's log lines (JSON) into DATA_DIR/logs/demo.log while the demo runs.
+
+    Why: an event per item, ~900 for the demo, scrolled the live progress away;
+    the display and the summary are what a newcomer reads, the log is for later.
+    """
+    from orchestrator.logs import configure
+    path = data_dir / "logs" / "demo.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:  # this run's log
+        configure(STATE.settings.log_format, file=out)
+        try:
+            yield path
+        finally:
+            configure(STATE.settings.log_format)
 
 
 def demo(
@@ -20,6 +40,8 @@ def demo(
     slots: int = typer.Option(2, min=1, max=16, help="browser slots"),
     error_share: float = typer.Option(0.05, min=0, max=0.9,
                                       help="share of HTTP 503s the targets inject"),
+    show_log: bool = typer.Option(False, "--show-log",
+                                  help="the worker's log on the terminal, not in a file"),
 ) -> None:
     """Run both example bots against the bundled target apps and show what they freed."""
     from orchestrator.demo import DemoOptions, reset_sqlite, run_demo
@@ -33,7 +55,11 @@ def demo(
     started = time.monotonic()
     opt = DemoOptions(invoices=invoices, applicants=applicants, slots=slots,
                       error_share=error_share)
-    summaries, report = run_demo(settings, opt, console)
+    with contextlib.ExitStack() as stack:
+        if not show_log:
+            log_path = stack.enter_context(_log_to_file(settings.data_dir))
+            console.print(f"The worker's log: {log_path}")
+        summaries, report = run_demo(settings, opt, console)
     table = make_table("What the robots did")
     table.add_column("process", no_wrap=True)
     for col in ("items", "done", "business", "retried", "dead", "freed hours"):

@@ -30,6 +30,11 @@ def test_demo_runs_both_bots_to_their_expected_outcomes(tmp_path: Path) -> None:
     assert "every item reached its expected outcome" in run.stdout
     assert "What the robots did" in run.stdout and "VAT_MISMATCH" in run.stdout
     assert all(len(line) <= 80 for line in run.stdout.splitlines())
+    # the worker's log goes to a file, not over the live display
+    log_lines = (data / "logs" / "demo.log").read_text().splitlines()
+    finished = [json.loads(line) for line in log_lines if '"item.finished"' in line]
+    assert len(finished) >= 70
+    assert "item.finished" not in run.stdout + run.stderr
 
     status = json.loads(_rpa(["status", "--json"], data).stdout)
     by_queue = {row["queue"]: row["counts"] for row in status}
