@@ -28,7 +28,7 @@ from orchestrator.scheduling.sla import SlaWatch
 from orchestrator.worker.browser import BrowserHost
 from orchestrator.worker.slot import Outcome, Slot, SlotEnv
 from orchestrator.worker.trace_modes import TraceMode
-from queues import ClaimedItem, LeaseLost, QueueError
+from queues import ClaimedItem, LeaseLost, QueueError, QueueNotFound
 from queues.sql_operator import SqlStore
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ class Worker:
         wanted = self.opt.processes or sorted(infos)
         unknown = [n for n in wanted if n not in infos]
         if unknown:
-            raise QueueError(f"unknown process(es) {', '.join(unknown)}: see `rpa process list`")
+            raise QueueNotFound(f"unknown process(es) {', '.join(unknown)}: see `rpa process list`")
         for name in wanted:
             spec = infos[name].spec
             current = self.served.get(name)

@@ -276,6 +276,12 @@ def test_enqueue_to_an_unknown_process_is_exit_2(lite: Cli, tmp_path: Path) -> N
     assert "rpa process list" in result.err
 
 
+def test_a_worker_for_an_unknown_process_is_exit_2(lite: Cli) -> None:
+    result = lite("worker", "--process", "invoics", "--until-empty")
+    assert result.code == 2, str(result)
+    assert "unknown process(es) invoics" in result.err and "rpa process list" in result.err
+
+
 @pytest.mark.parametrize(("name", "text", "words"), [
     ("items.txt", "reference\nA\n", "unknown file type '.txt'"),
     ("items.csv", "ref,amount\nA,1\n", "'reference' column"),
