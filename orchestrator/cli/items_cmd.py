@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,7 @@ from orchestrator.errors import InputFileError, UsageError
 
 if TYPE_CHECKING:  # the queue package loads on use: `rpa --help` starts faster
     from queues import NewItem
-    from queues.models import ItemView
+    from queues.models import Attempt, ItemView
 
 items_app = typer.Typer(help="Work items: list, show, retry, abandon.", no_args_is_help=True)
 PROGRESS_FROM = 2000  # items; smaller files finish before a bar is worth drawing
@@ -160,15 +161,31 @@ def show(item_id: int, json_out: bool = typer.Option(False, "--json")) -> None:
                       f"[/] {item.error_message}")
     if not item.history:
         return
+    _print_attempts(item.history, tz)
+
+
+def _print_attempts(history: Sequence[Attempt], tz: str) -> None:
+    """A short row per attempt, then each attempt's error and evidence in full.
+
+    Why not all in the table: at 80 columns an error message and a file path
+    folded into narrow cells, breaking the paths an operator copies to open.
+    """
     table = make_table("Attempts")
-    for col in ("#", "worker", "started", "took", "outcome", "error", "evidence"):
-        table.add_column(col, overflow="fold")
-    for a in item.history:
-        evidence = "\n".join(f"{k}: {v}" for k, v in (a.evidence or {}).items())
-        error = " ".join(x for x in (a.error_type, a.error_code, a.error_message) if x)
-        table.add_row(str(a.number), a.worker_id, format_time(a.started_at, tz),
-                      f"{a.ended_at - a.started_at:.2f}s", a.outcome, error, evidence)
+    table.add_column("#", justify="right")
+    for col in ("started", "took", "outcome", "error"):
+        table.add_column(col, no_wrap=True)
+    for a in history:
+        table.add_row(str(a.number), format_time(a.started_at, tz),
+                      f"{a.ended_at - a.started_at:.2f}s", a.outcome,
+                      a.error_code or a.error_type or "")
     console.print(table)
+    for a in history:
+        error = " ".join(x for x in (a.error_type, a.error_code) if x)
+        console.print(f"[bold]attempt {a.number}[/] by {a.worker_id}"
+                      + (f": [red]{error}[/]" if error else "")
+                      + (f" {a.error_message}" if a.error_message else ""), highlight=False)
+        for kind, path in (a.evidence or {}).items():
+            console.print(f"  {kind:<10} {path}", soft_wrap=True, highlight=False)
 
 
 def _selected(ids: list[int], process: str | None, status: list[str],

@@ -373,6 +373,27 @@ def test_items_show_json(lite: Cli) -> None:
     assert missing.code == 2 and "no work item 4242" in missing.err
 
 
+def test_items_show_prints_each_attempts_error_and_whole_evidence_paths(
+        lite: Cli, sqlite_db: Db, tmp_path: Path) -> None:
+    from queues import open_store
+
+    item_id = lite.ok("enqueue", "invoices", "-d", '{"invoice_number": "INV-1", "amount": 1}',
+                      "-r", "INV-1", "--json").json()["ids"]["INV-1"]
+    shot = str(tmp_path / "evidence" / "invoices" / str(item_id) / "a1-screenshot-long.png")
+    store = open_store(sqlite_db.url, writer="test")
+    try:
+        assert [c.id for c in store.claim("invoices", "worker-7")] == [item_id]
+        store.fail_application(item_id, "worker-7", error_type="TimeoutError",
+                               message="the portal did not answer", code="E_TIMEOUT",
+                               evidence={"screenshot": shot})
+    finally:
+        store.close()
+    out = lite.ok("items", "show", item_id).out
+    assert "E_TIMEOUT" in out and "retry_scheduled" in out
+    assert "attempt 1 by worker-7" in out and "the portal did not answer" in out
+    assert any(line.split() == ["screenshot", shot] for line in out.splitlines()), out
+
+
 def test_abandon_then_retry_is_visible_in_items_show(ready: Cli) -> None:
     ids = ready.ok("enqueue", "invoices", "-d", '{"invoice_number": "INV-1", "amount": 1}',
                    "-r", "INV-1", "--json").json()["ids"]
