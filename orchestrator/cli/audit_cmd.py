@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import typer
+from rich.table import Table
+from rich.text import Text
 
 from orchestrator.cli.common import STATE, console, make_table, print_json
 from orchestrator.cli.items_cmd import parse_since
@@ -32,21 +35,44 @@ def list_(
             e["details"] = json.loads(e["details"])
         print_json(events)
         return
+    console.print(_events_table(events, tz, wide=console.width >= WIDE_TABLE))
+
+
+WIDE_TABLE = 120  # columns from which an event's who and details get columns of their own
+
+
+def _events_table(events: list[dict[str, Any]], tz: str, *, wide: bool) -> Table:
+    """One row per event; narrower than `WIDE_TABLE`, who and details go under the what.
+
+    Why two layouts: at 80 columns six columns left the actor and the details
+    four or five characters each, folded into towers nobody could read.
+    """
     table = make_table(f"Audit events ({len(events)})")
     table.add_column("when", no_wrap=True)
-    table.add_column("who", overflow="fold")
-    table.add_column("what", no_wrap=True)
-    table.add_column("process", no_wrap=True, max_width=16, overflow="ellipsis")
-    table.add_column("item", justify="right")
-    table.add_column("details", overflow="fold")
+    table.add_column("what", no_wrap=wide, overflow="fold")
+    if wide:
+        table.add_column("process", no_wrap=True, max_width=24, overflow="ellipsis")
+        table.add_column("item", justify="right")
+        table.add_column("who", overflow="fold")
+        table.add_column("details", overflow="fold")
     for e in events:
         details = json.loads(e["details"])
         if e["freed_minutes"]:
             details["freed_min"] = e["freed_minutes"]
         text = ", ".join(f"{k}={v}" for k, v in details.items())
-        table.add_row(format_time(e["ts"], tz), e["actor"], e["action"], e["process"] or "",
-                      str(e["item_id"] or ""), text)
-    console.print(table)
+        when = format_time(e["ts"], tz)
+        if wide:
+            table.add_row(when, e["action"], e["process"] or "", str(e["item_id"] or ""),
+                          e["actor"], text)
+            continue
+        what = Text(e["action"], style="bold")
+        if e["process"]:
+            what.append(f"  {e['process']}")
+        if e["item_id"]:
+            what.append(f" #{e['item_id']}")
+        what.append(f"\nby {e['actor']}" + (f": {text}" if text else ""), style="dim")
+        table.add_row(when, what)
+    return table
 
 
 @audit_app.command("verify")

@@ -685,3 +685,18 @@ def test_status_keeps_every_count_whole_at_80_columns(sh: Shell, cli: Cli, sqlit
     row = next(line for line in lines if line.lstrip().startswith("invoices"))
     assert "1500" in row.split(), text
     assert "2d 04h" in row, text
+
+
+def test_audit_list_keeps_actor_and_details_whole_at_80_columns(
+        sh: Shell, cli: Cli, process_dir: Path, tmp_path: Path) -> None:
+    cli.ok("init")
+    cli.ok("process", "register", process_dir)
+    cli.ok("enqueue", "invoices", "-f", write_csv(tmp_path / "a.csv", HEADER, invoice_rows(2)))
+    result = sh("audit", "list", env={"COLUMNS": "80"})
+    assert result.code == 0, str(result)
+    lines = result.out.splitlines()
+    assert all(len(line) <= 80 for line in lines), result.out
+    enqueued = next(i for i, line in enumerate(lines) if "items.enqueued" in line)
+    assert "invoices" in lines[enqueued]
+    assert lines[enqueued + 1].split()[1].startswith("user:"), result.out
+    assert "count=2" in lines[enqueued + 1], result.out
