@@ -31,9 +31,13 @@ STATUS_STYLE = {
 
 
 def make_table(title: str | None = None, **kwargs: object) -> Table:
-    """A table that fits 80 columns: a rule under the header, no vertical borders."""
-    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-                 **kwargs)  # type: ignore[arg-type]
+    """A table that fits 80 columns: a rule under the header, no vertical borders.
+
+    `kwargs` go to Rich's `Table` and win over these defaults (`box=None`, say).
+    """
+    options: dict[str, Any] = {"title_justify": "left", "box": box.SIMPLE_HEAD,
+                               "pad_edge": False, **kwargs}
+    return Table(title=title, **options)
 
 
 def styled_status(status: str) -> str:

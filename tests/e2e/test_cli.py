@@ -700,3 +700,22 @@ def test_audit_list_keeps_actor_and_details_whole_at_80_columns(
     assert "invoices" in lines[enqueued]
     assert lines[enqueued + 1].split()[1].startswith("user:"), result.out
     assert "count=2" in lines[enqueued + 1], result.out
+
+
+@pytest.mark.parametrize("view", [
+    ("status",), ("process", "list"), ("process", "show", "invoices"), ("items", "list"),
+    ("items", "show", "1"), ("audit", "list"), ("audit", "verify"), ("bots", "list"),
+    ("credentials", "list"), ("report", "hours"), ("report", "costs"), ("workers",),
+    ("schedule", "list"), ("candidates", "list"), ("db", "current"),
+])
+def test_every_text_view_renders_at_80_columns(sh: Shell, cli: Cli, process_dir: Path,
+                                               tmp_path: Path, view: tuple[str, ...]) -> None:
+    """The text form of each listing, not only its --json (`process show` once crashed)."""
+    cli.ok("init")
+    cli.ok("process", "register", process_dir)
+    cli.ok("process", "register", EXAMPLE_PROCESSES)  # the default costs name these
+    cli.ok("enqueue", "invoices", "-f", write_csv(tmp_path / "a.csv", HEADER, invoice_rows(2)))
+    result = sh(*view, env={"COLUMNS": "80"})
+    assert result.code == 0, str(result)
+    assert result.out.strip() and "Traceback" not in result.err, str(result)
+    assert all(len(line) <= 80 for line in result.out.splitlines()), result.out
