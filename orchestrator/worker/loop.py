@@ -235,8 +235,14 @@ class Worker:
 
     @staticmethod
     def _pick_slot(free: list[Slot], served: Served) -> Slot:
-        """A free slot already logged in for this bot if there is one (no new login)."""
-        slot = next((s for s in free if s.bot_name == served.bot.name), free[-1])
+        """A free slot already logged in for this bot if there is one (no new login).
+
+        Best the slot whose last item was this bot's (no switch of context at
+        all), then one that keeps a session for it, then the last free one.
+        """
+        name = served.bot.name
+        slot = next((s for s in free if s.bot_name == name), None) or next(
+            (s for s in free if s.has_session(name)), free[-1])
         free.remove(slot)
         return slot
 

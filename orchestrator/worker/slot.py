@@ -1,16 +1,19 @@
 """A slot runs one item at a time in its own browser context.
 
 The context (and the bot's login in it) is kept from item to item when the bot
-allows it, so a logged-in session serves many items. A failure fails the item,
-never the worker: the slot records evidence, reports the outcome to the store
-and, when the browser itself broke, asks for a fresh one. A gateway error
-keeps the context; a hang, or a second error in a row, starts a fresh one.
+allows it, so a logged-in session serves many items. A slot keeps one such
+session per bot (up to `MAX_SESSIONS`), so a worker whose slots take turns
+between processes does not log in again at every switch. A failure fails the
+item, never the worker: the slot records evidence, reports the outcome to the
+store and, when the browser itself broke, asks for a fresh one. A gateway
+error keeps the context; a hang, or a second error in a row, starts a fresh one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +30,8 @@ from queues import ClaimedItem
 log = structlog.get_logger("worker.slot")
 FRESH_CONTEXT_AFTER = 2
 """Application errors in a row after which a slot starts over in a fresh context."""
+MAX_SESSIONS = 4
+"""Logged-in contexts a slot keeps, one per bot; the least recently used goes first."""
 
 
 @dataclass
@@ -65,49 +70,98 @@ class SlotEnv:
     trace: TraceMode = "light"
 
 
+@dataclass
+class _Session:
+    """One bot's browser context in a slot, and whether the bot is logged in there."""
+
+    context: BrowserContext
+    page: Page
+    generation: int  # the browser's, when the context was opened
+    logged_in: bool = False
+    failures: int = 0  # application errors in a row in this context
+
+
 class Slot:
-    """One concurrent lane of a worker: a browser context and the bot using it."""
+    """One concurrent lane of a worker: its bots' browser contexts, one item at a time."""
 
     def __init__(self, index: int, env: SlotEnv):
         self.index = index
         self.env = env
-        self.context: BrowserContext | None = None
-        self.page: Page | None = None
-        self.bot_name: str | None = None
-        self.generation = -1
-        self.logged_in = False
+        self._sessions: OrderedDict[str, _Session] = OrderedDict()  # bot name, LRU last
+        self._current: _Session | None = None
+        self.bot_name: str | None = None  # the bot of the current (or last) item
         self.busy = False
         self.current: ClaimedItem | None = None
-        self.failures = 0  # application errors in a row in this context
         self.tracer = TraceRecorder(env.trace)
 
-    async def _fresh_context(self) -> None:
-        await self.close()
-        self.context = await self.env.browser.new_context()
-        self.generation = self.env.browser.generation
-        self.page = await self.context.new_page()
-        self.logged_in = False
+    # the current item's session, for evidence and recovery
+    @property
+    def context(self) -> BrowserContext | None:
+        return self._current.context if self._current else None
 
-    async def _ready(self, bot: Bot) -> Page:
-        stale = (self.context is None or self.generation != self.env.browser.generation
-                 or not self.env.browser.connected or self.bot_name != bot.name
-                 or not bot.reuse_context or self.page is None or self.page.is_closed())
-        if stale:
-            await self._fresh_context()
-            self.bot_name = bot.name
-        assert self.page is not None
-        return self.page
+    @property
+    def page(self) -> Page | None:
+        return self._current.page if self._current else None
+
+    @property
+    def failures(self) -> int:
+        return self._current.failures if self._current else 0
+
+    def has_session(self, bot_name: str) -> bool:
+        """Whether this slot holds a context for that bot (a login it may reuse)."""
+        return bot_name in self._sessions
+
+    def _usable(self, session: _Session, bot: Bot) -> bool:
+        return (bot.reuse_context and self.env.browser.connected
+                and session.generation == self.env.browser.generation
+                and not session.page.is_closed())
+
+    async def _ready(self, bot: Bot) -> _Session:
+        """The bot's session in this slot: kept when still good, else a fresh context."""
+        session = self._sessions.get(bot.name)
+        if session is not None and not self._usable(session, bot):
+            await self._drop(bot.name)
+            session = None
+        if session is not self._current:
+            await self.tracer.suspend()  # trace one context at a time: the item's
+            self._current = None
+        if session is None:
+            while len(self._sessions) >= MAX_SESSIONS:
+                await self._drop(next(iter(self._sessions)))
+            context = await self.env.browser.new_context()
+            try:
+                page = await context.new_page()
+            except BaseException:
+                await self._close_context(context)
+                raise
+            session = self._sessions[bot.name] = _Session(context, page,
+                                                          self.env.browser.generation)
+        self._sessions.move_to_end(bot.name)
+        self._current, self.bot_name = session, bot.name
+        return session
+
+    async def _drop(self, bot_name: str) -> None:
+        """Close one bot's context in this slot (its login goes with it)."""
+        session = self._sessions.pop(bot_name, None)
+        if session is None:
+            return
+        if session is self._current:
+            self._current = None
+            self.tracer.forget()
+        await self._close_context(session.context)
+
+    @staticmethod
+    async def _close_context(context: BrowserContext) -> None:
+        try:
+            await asyncio.wait_for(context.close(), timeout=5)
+        except Exception as err:  # a dead browser cannot close its contexts
+            log.debug("slot.context_close_failed", error=str(err))
 
     async def close(self) -> None:
-        context, self.context, self.page = self.context, None, None
-        self.logged_in = False
-        self.failures = 0
+        """Close every context of this slot (the worker stops)."""
+        for name in list(self._sessions):
+            await self._drop(name)
         self.tracer.forget()
-        if context is not None:
-            try:
-                await asyncio.wait_for(context.close(), timeout=5)
-            except Exception as err:  # a dead browser cannot close its contexts
-                log.debug("slot.context_close_failed", slot=self.index, error=str(err))
 
     def _context_for(self, item: ClaimedItem, config: dict[str, Any], secrets: Secrets,
                      evidence: EvidenceDir) -> BotContext:
@@ -141,13 +195,13 @@ class Slot:
                            seconds=time.perf_counter() - started)
         step = "the item"
         try:
-            page = await self._ready(bot)
-            if not self.logged_in:
+            session = await self._ready(bot)
+            page = session.page
+            if not session.logged_in:
                 step = "the login"
                 await asyncio.wait_for(bot.login(page, ctx), bot.login_timeout)
-                self.logged_in = True
-            assert self.context is not None
-            await self.tracer.begin(self.context, item.attempt)
+                session.logged_in = True
+            await self.tracer.begin(session.context, item.attempt)
             step = "the item"
             try:
                 result = await asyncio.wait_for(bot.handle(data, page, ctx), bot.item_timeout)
@@ -156,17 +210,18 @@ class Slot:
                 await self.tracer.suspend()  # never record a password being typed
                 step = "the login"
                 await asyncio.wait_for(bot.login(page, ctx), bot.login_timeout)
-                await self.tracer.begin(self.context, item.attempt)
+                await self.tracer.begin(session.context, item.attempt)
                 step = "the item"
                 result = await asyncio.wait_for(bot.handle(data, page, ctx), bot.item_timeout)
             output = self._output(bot, result)
             await self.tracer.discard()
-            self.failures = 0
+            session.failures = 0
             return Outcome("done", output=output, evidence=evidence.files,
                            seconds=time.perf_counter() - started)
         except BusinessRuleError as err:
             await self._capture(evidence, keep_trace=False)
-            self.failures = 0  # the target answered: the context is fine
+            if self._current is not None:
+                self._current.failures = 0  # the target answered: the context is fine
             return Outcome("business", code=err.code, error_type="BusinessRuleError",
                            message=secrets.scrub(err.message), evidence=evidence.files,
                            seconds=time.perf_counter() - started)
@@ -221,7 +276,12 @@ class Slot:
         dead browser or a second failure in a row gets a fresh context, and a
         browser that stopped answering is restarted.
         """
-        self.failures += 1
+        session = self._current
+        if session is None:  # the context could not even be opened
+            if not self.env.browser.connected:
+                await self.env.browser.ensure_alive("the browser died during an item")
+            return
+        session.failures += 1
         if not self.env.browser.connected:
             await self.env.browser.ensure_alive("the browser died during an item")
         elif timed_out:
@@ -230,7 +290,10 @@ class Slot:
                 await probe.close()
             except Exception:
                 await self.env.browser.restart("the browser stopped answering")
-        healthy = (self.env.browser.connected and self.generation == self.env.browser.generation
-                   and self.page is not None and not self.page.is_closed())
-        if timed_out or not healthy or self.failures >= FRESH_CONTEXT_AFTER:
-            await self.close()
+        healthy = (self.env.browser.connected
+                   and session.generation == self.env.browser.generation
+                   and not session.page.is_closed())
+        if timed_out or not healthy or session.failures >= FRESH_CONTEXT_AFTER:
+            for name, kept in list(self._sessions.items()):
+                if kept is session:
+                    await self._drop(name)

@@ -9,6 +9,7 @@ items' final states, against the data generators' expected outcomes.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -238,3 +239,23 @@ def test_bots_work_after_the_portals_change_their_layout(
     assert recruitment_state["registrations"] == Counter(expected_applicants.values())["register"]
     gross = [Decimal(i.output["gross"]) for i in pipeline.items(INVOICES).values() if i.output]
     assert len(gross) == approvals_expected(expected_invoices) and all(g > 0 for g in gross)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("slots", [1, 2])
+def test_slots_taking_turns_between_processes_keep_each_login(
+        pipeline: Pipeline, portals: Callable[..., TargetServer], slots: int) -> None:
+    """Processes take turns for slots; a slot keeps a session per bot, so it logs in to
+    each portal once, not at every switch (it once logged in again for half the items)."""
+    invoices, applicants = portals("invoice", count=12), portals("applicant", count=12)
+    pipeline.invoices(invoices, 12)
+    pipeline.applicants(applicants, 12)
+    order: list[str] = []
+
+    report = pipeline.run(lambda item, _outcome: order.append(item.process), slots=slots)
+
+    assert report.done + report.business == 24 and report.application == 0
+    switches = sum(1 for a, b in itertools.pairwise(order) if a != b)
+    assert switches >= 8, order  # the processes really took turns
+    assert 1 <= invoices.state()["logins"] <= slots  # at most once per slot
+    assert 1 <= applicants.state()["logins"] <= slots
