@@ -276,12 +276,9 @@ class Slot:
         dead browser or a second failure in a row gets a fresh context, and a
         browser that stopped answering is restarted.
         """
-        session = self._current
-        if session is None:  # the context could not even be opened
-            if not self.env.browser.connected:
-                await self.env.browser.ensure_alive("the browser died during an item")
-            return
-        session.failures += 1
+        session = self._current  # None: the context could not even be opened
+        if session is not None:
+            session.failures += 1
         if not self.env.browser.connected:
             await self.env.browser.ensure_alive("the browser died during an item")
         elif timed_out:
@@ -290,6 +287,8 @@ class Slot:
                 await probe.close()
             except Exception:
                 await self.env.browser.restart("the browser stopped answering")
+        if session is None:
+            return
         healthy = (self.env.browser.connected
                    and session.generation == self.env.browser.generation
                    and not session.page.is_closed())
