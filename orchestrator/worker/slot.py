@@ -74,6 +74,7 @@ class SlotEnv:
 class _Session:
     """One bot's browser context in a slot, and whether the bot is logged in there."""
 
+    bot_name: str
     context: BrowserContext
     page: Page
     generation: int  # the browser's, when the context was opened
@@ -88,24 +89,20 @@ class Slot:
         self.index = index
         self.env = env
         self._sessions: OrderedDict[str, _Session] = OrderedDict()  # bot name, LRU last
-        self._current: _Session | None = None
-        self.bot_name: str | None = None  # the bot of the current (or last) item
+        self._current: _Session | None = None  # the session of the current (or last) item
         self.busy = False
         self.current: ClaimedItem | None = None
         self.tracer = TraceRecorder(env.trace)
 
-    # the current item's session, for evidence and recovery
     @property
-    def context(self) -> BrowserContext | None:
-        return self._current.context if self._current else None
+    def bot_name(self) -> str | None:
+        """The bot of the slot's current (or last) item, while its context is kept."""
+        return self._current.bot_name if self._current else None
 
     @property
     def page(self) -> Page | None:
+        """The current item's page, for evidence."""
         return self._current.page if self._current else None
-
-    @property
-    def failures(self) -> int:
-        return self._current.failures if self._current else 0
 
     def has_session(self, bot_name: str) -> bool:
         """Whether this slot holds a context for that bot (a login it may reuse)."""
@@ -134,10 +131,10 @@ class Slot:
             except BaseException:
                 await self._close_context(context)
                 raise
-            session = self._sessions[bot.name] = _Session(context, page,
+            session = self._sessions[bot.name] = _Session(bot.name, context, page,
                                                           self.env.browser.generation)
         self._sessions.move_to_end(bot.name)
-        self._current, self.bot_name = session, bot.name
+        self._current = session
         return session
 
     async def _drop(self, bot_name: str) -> None:
@@ -293,6 +290,4 @@ class Slot:
                    and session.generation == self.env.browser.generation
                    and not session.page.is_closed())
         if timed_out or not healthy or session.failures >= FRESH_CONTEXT_AFTER:
-            for name, kept in list(self._sessions.items()):
-                if kept is session:
-                    await self._drop(name)
+            await self._drop(session.bot_name)
