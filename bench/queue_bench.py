@@ -117,7 +117,7 @@ from rich.table import Table
 from orchestrator.db import upgrade
 from queues import ClaimedItem, NewItem, ProcessSpec, open_store
 from queues.schema import NO_DEADLINE
-from queues.sql_operator import SqlStore
+from queues.sql_store_core import SqlStore
 from queues.sqlite_store import WAKE_POLL_SECONDS
 
 PROCESS = "bench"
@@ -353,7 +353,7 @@ PG_INSERT = ("INSERT INTO bench_jobs (reference, payload, status, created_at, up
              "VALUES (%s, %s::jsonb, 'new', %s, %s)")
 # `= ANY(ARRAY(...))` rather than `IN (...)`, as the store does: with IN, the
 # prepared statement's generic plan is a hash join over the whole table, so the
-# server re-plans every claim (see queues/hot_sql.py); the ceiling avoids that too.
+# server re-plans every claim (see queues/postgres_statements.py); the ceiling avoids that too.
 PG_CLAIM = ("UPDATE bench_jobs SET status = 'running', worker = %s, updated_at = %s "
             "WHERE id = ANY(ARRAY(SELECT id FROM bench_jobs WHERE status = 'new' ORDER BY id "
             "LIMIT %s FOR UPDATE SKIP LOCKED)) RETURNING id, reference")

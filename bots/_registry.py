@@ -7,6 +7,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from bots._base import Bot
+from bots._errors import BotError
 
 GROUP = "rpa.bots"
 BUILTIN = {
@@ -16,8 +17,8 @@ BUILTIN = {
 }
 
 
-class UnknownBot(LookupError):
-    """No bot of that name is built in or installed."""
+class UnknownBot(BotError, LookupError):
+    """No bot of that name is built in or installed, or its module cannot be loaded."""
 
 
 def _load(target: str) -> type[Bot]:

@@ -8,21 +8,16 @@ value), and values appear in no log line, error message or file name.
 from __future__ import annotations
 
 import json
-import time
 
-import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 
 from bots import Credential
-from orchestrator.errors import RpaError, UsageError
+from orchestrator.errors import CredentialError, UsageError
 from orchestrator.secrets import key_file
 from orchestrator.settings import Settings
-from queues.schema import credentials_t
-from queues.sql_operator import SqlStore
+from queues import Store
 
-
-class CredentialError(RpaError):
-    """A credential is missing or cannot be decrypted with the key in force."""
+__all__ = ["CredentialError", "CredentialVault", "fernet_for"]
 
 
 def fernet_for(settings: Settings) -> Fernet:
@@ -42,34 +37,20 @@ def fernet_for(settings: Settings) -> Fernet:
 
 
 class CredentialVault:
-    """Set, read, list and delete named credentials in the project database."""
+    """Set, read, list and delete named credentials; the store keeps only ciphertext."""
 
-    def __init__(self, store: SqlStore, settings: Settings, *, actor: str):
+    def __init__(self, store: Store, settings: Settings, *, actor: str):
         self.store = store
         self.fernet = fernet_for(settings)
         self.actor = actor
 
     def set(self, name: str, username: str, password: str) -> bool:
-        """Store (or replace) a credential; True if it was new."""
-        now = time.time()
+        """Store (or replace) a credential, audited with it; True if it was new."""
         token = self.fernet.encrypt(json.dumps({"u": username, "p": password}).encode()).decode()
-        with self.store.engine.begin() as conn:
-            found = conn.execute(sa.select(credentials_t.c.name)
-                                 .where(credentials_t.c.name == name)).first()
-            if found:
-                conn.execute(sa.update(credentials_t).where(credentials_t.c.name == name)
-                             .values(ciphertext=token, updated_at=now))
-            else:
-                conn.execute(sa.insert(credentials_t).values(
-                    name=name, ciphertext=token, created_at=now, updated_at=now))
-        self.store.record_event(actor=self.actor, action="credential.set",
-                                details={"name": name})
-        return found is None
+        return self.store.credentials.put(name, token, actor=self.actor)
 
     def get(self, name: str) -> Credential:
-        with self.store.engine.connect() as conn:
-            token = conn.execute(sa.select(credentials_t.c.ciphertext)
-                                 .where(credentials_t.c.name == name)).scalar()
+        token = self.store.credentials.ciphertext(name)
         if token is None:
             raise CredentialError(f"no credential named {name!r}: "
                                   f"set it with `rpa credentials set {name}`")
@@ -83,15 +64,7 @@ class CredentialVault:
         return Credential(username=data["u"], password=data["p"])
 
     def names(self) -> list[tuple[str, float]]:
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(sa.select(credentials_t.c.name, credentials_t.c.updated_at)
-                                .order_by(credentials_t.c.name)).all()
-        return [(r.name, r.updated_at) for r in rows]
+        return self.store.credentials.names()
 
     def delete(self, name: str) -> bool:
-        with self.store.engine.begin() as conn:
-            gone = conn.execute(sa.delete(credentials_t).where(credentials_t.c.name == name))
-        if gone.rowcount:
-            self.store.record_event(actor=self.actor, action="credential.deleted",
-                                    details={"name": name})
-        return bool(gone.rowcount)
+        return self.store.credentials.delete(name, actor=self.actor)

@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from orchestrator.settings import Settings
 from queues import open_store
 from queues.engine import make_engine, wrapped_errors
-from queues.sql_operator import SqlStore
+from queues.sql_store import SqlStore
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from orchestrator import db
@@ -26,14 +25,13 @@ from orchestrator.credentials import CredentialVault
 from orchestrator.errors import UsageError
 from orchestrator.item_files import read_items
 from orchestrator.process_config import load_process
+from orchestrator.reports.repository import ReportRepository
 from orchestrator.secrets import ensure_key_file
 from orchestrator.settings import Settings
 from orchestrator.worker.loop import WorkerOptions, WorkerReport
 from orchestrator.worker.run import run_worker
 from orchestrator.worker.slot import Outcome
-from queues import ClaimedItem, ItemFilter
-from queues.schema import audit_events
-from queues.sql_operator import SqlStore
+from queues import ClaimedItem, ItemFilter, Store
 from targets import Misbehaviour, TargetServer, start_invoice_portal, start_recruitment_portal
 from targets.invoice_portal import data as invoice_data
 from targets.recruitment_portal import data as applicant_data
@@ -83,7 +81,7 @@ def running_targets(opt: DemoOptions) -> Iterator[tuple[TargetServer, TargetServ
         invoices.stop()
 
 
-def _register(store: SqlStore, name: str, base_url: str, credential: str) -> None:
+def _register(store: Store, name: str, base_url: str, credential: str) -> None:
     path = CONFIG_DIR / f"{name}.yaml"
     if not path.exists():
         raise UsageError(f"the example process file {path} is missing: run the demo from a "
@@ -95,7 +93,7 @@ def _register(store: SqlStore, name: str, base_url: str, credential: str) -> Non
     store.upsert_process(cfg.to_spec(), actor=ACTOR)
 
 
-def prepare(store: SqlStore, settings: Settings, invoices: TargetServer,
+def prepare(store: Store, settings: Settings, invoices: TargetServer,
             applicants: TargetServer, opt: DemoOptions) -> dict[str, int]:
     """Register, store credentials, enqueue; returns items per process."""
     _register(store, "invoice-approval", invoices.url, "invoice-portal")
@@ -119,7 +117,7 @@ def prepare(store: SqlStore, settings: Settings, invoices: TargetServer,
     return counts
 
 
-def run_with_progress(store: SqlStore, settings: Settings, counts: dict[str, int],
+def run_with_progress(store: Store, settings: Settings, counts: dict[str, int],
                       opt: DemoOptions, console: Any) -> WorkerReport:
     columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("[green]{task.fields[done]} done[/] [yellow]{task.fields[biz]} "
@@ -145,7 +143,7 @@ def run_with_progress(store: SqlStore, settings: Settings, counts: dict[str, int
         return asyncio.run(run_worker(store, settings, options, on_outcome))
 
 
-def summarise(store: SqlStore) -> list[ProcessSummary]:
+def summarise(store: Store) -> list[ProcessSummary]:
     """Per process: outcomes, codes, retries, freed minutes, and mismatches with the data."""
     rows = []
     for info in store.list_processes():
@@ -168,10 +166,7 @@ def summarise(store: SqlStore) -> list[ProcessSummary]:
             if not ok:
                 s.mismatches.append(f"{item.reference}: expected {expected}, got "
                                     f"{item.status} {item.error_code or ''}".strip())
-        with store.engine.connect() as conn:
-            s.freed_minutes = float(conn.execute(
-                sa.select(sa.func.coalesce(sa.func.sum(audit_events.c.freed_minutes), 0))
-                .where(audit_events.c.process == s.process)).scalar_one())
+        s.freed_minutes = ReportRepository.of(store).freed_minutes(s.process)
         rows.append(s)
     return rows
 

@@ -1,4 +1,8 @@
-"""`rpa serve` and `rpa scheduler`: the service processes, wired and shut down.
+"""`rpa serve` and `rpa scheduler`: a service node, wired and shut down.
+
+It sits above both `scheduling` and `worker` (neither imports the other's
+wiring): the scheduler service, a worker with its hooks, and the metrics
+endpoint, in one process and one event loop.
 
 `serve` runs the scheduler service and a worker in one process and one event
 loop (the embedded default); `scheduler` runs only the service. Every node of
@@ -19,11 +23,13 @@ from dataclasses import dataclass
 import structlog
 
 from orchestrator.scheduling.metrics import Metrics
-from orchestrator.scheduling.nodes import NodeRegistry, default_node_name
+from orchestrator.scheduling.nodes import default_node_name
 from orchestrator.scheduling.service import ELECT_EVERY, SchedulerService
 from orchestrator.settings import Settings
+from orchestrator.worker.hooks import MetricsHook
 from orchestrator.worker.loop import WorkerOptions, WorkerReport
-from queues.sql_operator import SqlStore
+from orchestrator.worker.run import build_worker, default_hooks
+from queues import Store
 
 log = structlog.get_logger("service")
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -38,22 +44,24 @@ class ServiceOptions:
     elect_every: float = ELECT_EVERY
 
 
-async def serve(store: SqlStore, settings: Settings, options: WorkerOptions,
+async def serve(store: Store, settings: Settings, options: WorkerOptions,
                 service: ServiceOptions, *, with_worker: bool = True) -> WorkerReport | None:
     """Run a node until signalled; the worker's report (None without a worker)."""
-    from orchestrator.worker.run import build_worker
-
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     node = service.node_name or settings.node_name or default_node_name()
-    metrics = Metrics(store.engine)
+    metrics = Metrics(store.monitor)
     options.install_signals, options.node_name = False, node
     options.role, options.timezone = ("serve", settings.timezone)
-    worker = build_worker(store, settings, options) if with_worker else None
     scheduler = SchedulerService(
         store, node_id=options.worker_id, node_name=node, default_tz=settings.timezone,
-        nodes=NodeRegistry.for_store(store), own_node_row=worker is None, metrics=metrics,
+        nodes=store.nodes, own_node_row=not with_worker, metrics=metrics,
         elect_every=service.elect_every)
+    worker = None
+    if with_worker:  # SLA events from the scheduler leader only: once per cluster
+        hooks = [*default_hooks(store, sla_allowed=lambda: scheduler.is_leader,
+                                on_sla_event=metrics.sla_event), MetricsHook(metrics)]
+        worker = build_worker(store, settings, options, hooks=hooks)
     signals = 0
 
     def on_signal() -> None:
@@ -67,11 +75,6 @@ async def serve(store: SqlStore, settings: Settings, options: WorkerOptions,
 
     for sig in SIGNALS:
         loop.add_signal_handler(sig, on_signal)
-    if worker is not None:
-        worker.metrics = metrics
-        worker.sla_gate = lambda: scheduler.is_leader
-        worker.sla.on_event = metrics.sla_event
-        metrics.watch_slots(lambda: sum(1 for s in worker.slots if s.busy), len(worker.slots))
     port = service.metrics_port if service.metrics_port is not None else settings.metrics_port
     if port is not None:
         metrics.serve(port)

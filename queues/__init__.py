@@ -1,6 +1,9 @@
 """Work items: models, the state machine, and the store on SQLite and PostgreSQL.
 
 This package knows nothing of the orchestrator: it is the queue, usable alone.
+`Store` is the only way in (its siblings for nodes, fires, credentials and
+queue figures hang off it); `open_store` gives the SQL one for a URL, and
+`queues.testing.InMemoryStore` a fake with the same contract for unit tests.
 """
 
 from __future__ import annotations
@@ -15,7 +18,15 @@ from queues.errors import (
     StoreError,
     StoreUnavailable,
 )
-from queues.models import ClaimedItem, EnqueueResult, ItemFilter, ItemView, NewItem, ProcessSpec
+from queues.models import (
+    ClaimedItem,
+    EnqueueResult,
+    ItemFilter,
+    ItemView,
+    NewItem,
+    ProcessInfo,
+    ProcessSpec,
+)
 from queues.retry import RetryDecision, RetryPolicy
 from queues.states import Outcome, Priority, Status
 from queues.store import Store
@@ -23,8 +34,8 @@ from queues.store import Store
 __all__ = [
     "ClaimedItem", "EnqueueResult", "IllegalTransition", "ItemFilter", "ItemNotFound",
     "ItemView", "LeaseLost", "NewItem", "Outcome", "PayloadInvalid", "Priority",
-    "ProcessSpec", "QueueError", "QueueNotFound", "RetryDecision", "RetryPolicy", "Status",
-    "Store", "StoreError", "StoreUnavailable", "open_store",
+    "ProcessInfo", "ProcessSpec", "QueueError", "QueueNotFound", "RetryDecision",
+    "RetryPolicy", "Status", "Store", "StoreError", "StoreUnavailable", "open_store",
 ]
 
 

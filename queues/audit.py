@@ -13,61 +13,26 @@ inserted row, including a removed last row.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from queues.chain import (  # noqa: F401  (re-exported: the SQL store's callers use them)
+    GENESIS,
+    HASHED_FIELDS,
+    AuditEvent,
+    Finding,
+    VerifyResult,
+    canonical_json,
+    check_chain,
+    event_hash,
+)
 from queues.schema import audit_chains, audit_events
-
-GENESIS = "0" * 64
-
-
-# What `json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-# default=str)` builds on every call, built once: hashing two texts per event, the
-# encoder's construction was a fifth of the audit's cost. The output is identical.
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                              default=str)
-
-
-def canonical_json(value: Any) -> str:
-    """The one JSON text of a value that every engine and run agrees on."""
-    return _CANONICAL.encode(value)
-
-
-@dataclass
-class AuditEvent:
-    """What to write: who did what to which process or item, and the figures."""
-
-    actor: str
-    action: str
-    ts: float
-    process: str | None = None
-    owner: str | None = None
-    cost_centre: str | None = None
-    item_id: int | None = None
-    freed_minutes: float | None = None
-    robot_seconds: float | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-
-HASHED_FIELDS = ("chain_id", "seq", "ts", "actor", "action", "process", "owner",
-                 "cost_centre", "item_id", "freed_minutes", "robot_seconds", "details")
-
-
-def event_hash(prev_hash: str, row: Mapping[str, Any] | sa.RowMapping) -> str:
-    """The hash of one stored row given the hash before it."""
-    body = {name: row[name] for name in HASHED_FIELDS}
-    digest = hashlib.sha256()
-    digest.update(prev_hash.encode("ascii"))
-    digest.update(canonical_json(body).encode("utf-8"))
-    return digest.hexdigest()
+from queues.statements import EVENT_COLS, Statements
 
 
 def ensure_chain(conn: sa.Connection, writer: str, now: float) -> int:
@@ -128,9 +93,6 @@ def append(conn: sa.Connection, chain_id: int, events: Sequence[AuditEvent]) -> 
     )
 
 
-_EVENT_COLS = ("seq", "ts", "actor", "action", "process", "owner", "cost_centre", "item_id",
-               "freed_minutes", "robot_seconds", "details", "prev_hash", "hash")
-_EVENT_FLOATS = {"ts", "freed_minutes", "robot_seconds"}
 
 
 class ChainWriter:
@@ -166,7 +128,7 @@ class ChainWriter:
              ) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], tuple[str, int]] | None:
         """For a caller that writes the rows in a statement of its own: take the lock,
         and return the guard (new hash, new length, id, old length, old hash), the
-        rows' values (`_EVENT_COLS`) and the new head; None if no head is cached.
+        rows' values (`EVENT_COLS`) and the new head; None if no head is cached.
         After the statement, `wrote(new_head)` if the guard matched, else `append`."""
         self._take()
         head = self._pending or self._head
@@ -174,7 +136,7 @@ class ChainWriter:
             return None
         rows, new_hash, new_len = _chain_rows(self.chain_id, head[0], head[1], events)
         guard = (new_hash, new_len, self.chain_id, head[1], head[0])
-        return guard, [tuple(r[c] for c in _EVENT_COLS) for r in rows], (new_hash, new_len)
+        return guard, [tuple(r[c] for c in EVENT_COLS) for r in rows], (new_hash, new_len)
 
     def wrote(self, head: tuple[str, int]) -> None:
         self._pending = head
@@ -185,8 +147,8 @@ class ChainWriter:
             self._local.held = True
 
     def append(self, conn: sa.Connection, events: Sequence[AuditEvent], now: float,
-               hot: Any) -> None:
-        """Append inside the caller's transaction; `hot` is its dialect's `HotSql`."""
+               hot: Statements) -> None:
+        """Append inside the caller's transaction; `hot` is its database's `Statements`."""
         if not events:
             return
         self._take()
@@ -201,37 +163,19 @@ class ChainWriter:
         finally:
             cur.close()
 
-    def _read_head(self, cur: Any, hot: Any) -> tuple[str, int]:
+    def _read_head(self, cur: Any, hot: Statements) -> tuple[str, int]:
         cur.execute(hot.chain_head, (self.chain_id,))
         found = cur.fetchone()
         return str(found[0]), int(found[1])
 
-    def _write(self, cur: Any, hot: Any, head: tuple[str, int],
+    def _write(self, cur: Any, hot: Statements, head: tuple[str, int],
                events: Sequence[AuditEvent]) -> bool:
         assert self.chain_id is not None
         rows, new_hash, new_len = _chain_rows(self.chain_id, head[0], head[1], events)
         guard = (new_hash, new_len, self.chain_id, head[1], head[0])
-        if hot.pg and len(rows) == 1:
-            cur.execute(hot.audit_one, (*guard, *(rows[0][c] for c in _EVENT_COLS)))
-            if cur.fetchone()[0] != 1:
-                return False
-        elif hot.pg:
-            cols = [[r[c] for r in rows] for c in _EVENT_COLS]
-            for i, c in enumerate(_EVENT_COLS):
-                if c in _EVENT_FLOATS:
-                    cols[i] = [None if v is None else float(v) for v in cols[i]]
-            cur.execute(hot.audit, (*guard, *cols))
-            if cur.fetchone()[0] != len(rows):
-                return False
-        else:
-            cur.execute(hot.chain_guard, guard)
-            if cur.rowcount != 1:
-                return False
-            params = [(self.chain_id, *(r[c] for c in _EVENT_COLS)) for r in rows]
-            if len(params) == 1:
-                cur.execute(hot.audit_rows, params[0])
-            else:
-                cur.executemany(hot.audit_rows, params)
+        if not hot.append_events(cur, guard, self.chain_id,
+                                 [tuple(r[c] for c in EVENT_COLS) for r in rows]):
+            return False
         self._pending = (new_hash, new_len)
         return True
 
@@ -246,58 +190,6 @@ class ChainWriter:
         self._pending = None
         self._local.held = False
         self._lock.release()
-
-
-@dataclass(frozen=True)
-class Finding:
-    """The first thing wrong in one chain."""
-
-    chain_id: int
-    writer: str
-    event_id: int | None
-    seq: int | None
-    problem: str
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    """What `verify` saw: how many events and chains, and what was wrong."""
-
-    events: int
-    chains: int
-    findings: tuple[Finding, ...]
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
-
-
-def _check_chain(writer: str, chain_id: int, head_hash: str, length: int,
-                 rows: Iterable[Mapping[str, Any] | sa.RowMapping]) -> tuple[int, Finding | None]:
-    """Walk one chain in order; return rows seen and the first problem, if any."""
-    prev, expected_seq, seen = GENESIS, 1, 0
-    for row in rows:
-        seen += 1
-        if row["seq"] != expected_seq:
-            kind = "removed" if row["seq"] > expected_seq else "inserted"
-            return seen, Finding(chain_id, writer, row["id"], row["seq"],
-                                 f"event(s) {kind} before this one: expected position "
-                                 f"{expected_seq}, found {row['seq']}")
-        if row["prev_hash"] != prev:
-            return seen, Finding(chain_id, writer, row["id"], row["seq"],
-                                 "does not link to the event before it (an event was "
-                                 "removed or inserted before it)")
-        if event_hash(prev, row) != row["hash"]:
-            return seen, Finding(chain_id, writer, row["id"], row["seq"],
-                                 "was altered: its content does not match its hash")
-        prev = row["hash"]
-        expected_seq += 1
-    if expected_seq - 1 != length or prev != head_hash:
-        return seen, Finding(chain_id, writer, None, expected_seq - 1,
-                             f"chain ends at position {expected_seq - 1} but its head "
-                             f"says {length}: its last event(s) were removed or the head "
-                             "was altered")
-    return seen, None
 
 
 def _rows_of(conn: sa.Connection, chain_id: int, batch: int = 5000
@@ -321,7 +213,7 @@ def verify(conn: sa.Connection) -> VerifyResult:
     chains = conn.execute(sa.select(audit_chains).order_by(audit_chains.c.id)).mappings().all()
     total, findings = 0, []
     for chain in chains:
-        seen, finding = _check_chain(chain["writer"], chain["id"], chain["head_hash"],
+        seen, finding = check_chain(chain["writer"], chain["id"], chain["head_hash"],
                                      chain["length"], _rows_of(conn, chain["id"]))
         total += seen
         if finding:

@@ -89,7 +89,7 @@ def _unreachable(text: str) -> bool:
         "unable to open database" in text)
 
 
-# The hot path runs on the DBAPI cursor (see `hot_sql`), so driver errors arrive
+# The hot path runs on the DBAPI cursor (see `statements`), so driver errors arrive
 # unwrapped too: they are told apart the same way.
 _RAW_OPERATIONAL: tuple[type[Exception], ...] = (sqlite3.OperationalError,
                                                  psycopg.OperationalError)

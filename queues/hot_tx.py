@@ -1,6 +1,6 @@
 """Transactions for the hot path on a bare DBAPI connection, without SQLAlchemy.
 
-A claim or a complete is a few precompiled statements (`hot_sql`); around them,
+A claim or a complete is a few precompiled statements (`statements`); around them,
 SQLAlchemy's connection checkout, `begin` and `commit` cost ~150 µs per
 transaction, as much as SQLite spends on the statements. So each thread that
 runs the hot path keeps one pooled DBAPI connection checked out and drives the
@@ -91,7 +91,7 @@ class HotConnections:
             driver: Any = conn.driver_connection
             if self.pg:
                 driver.autocommit = True
-                # Every hot statement is shaped for an index lookup (see `hot_sql`),
+                # Every hot statement is shaped for an index lookup (see `statements`),
                 # so its generic plan is the right one; left to choose, the server
                 # re-planned the claim on every call (a custom plan each time,
                 # because a generic `LIMIT $n` looks costlier than `LIMIT 1`):

@@ -14,7 +14,9 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 
-from queues.sql_operator import SqlStore
+from queues.leadership import Leadership
+from queues.postgres_leadership import PostgresLeadership
+from queues.sql_store import SqlStore
 
 CHANNEL = "rpa_work"
 
@@ -26,6 +28,9 @@ class PostgresStore(SqlStore):
 
     def _expired_candidates(self, now: float) -> sa.Select[Any]:
         return super()._expired_candidates(now).with_for_update(skip_locked=True)
+
+    def leadership(self) -> Leadership:
+        return PostgresLeadership(self.engine.url)
 
     def _notify(self, conn: sa.Connection, queue_id: int) -> None:
         conn.exec_driver_sql("SELECT pg_notify(%s, %s)", (CHANNEL, str(queue_id)))

@@ -322,12 +322,3 @@ class ScheduleFireRow(SQLModel, table=True):
 
 workers_t = WorkerNodeRow.__table__  # type: ignore[attr-defined]
 schedule_fires = ScheduleFireRow.__table__  # type: ignore[attr-defined]
-
-# APScheduler's own job table (SQLAlchemyJobStore's layout), created by migration 0004
-# so that the schema has one owner; declared here so tests and tools see every table.
-apscheduler_jobs = sa.Table(
-    "apscheduler_jobs", metadata,
-    sa.Column("id", sa.Unicode(191), primary_key=True),
-    sa.Column("next_run_time", sa.Float(25), index=True),
-    sa.Column("job_state", sa.LargeBinary, nullable=False),
-)

@@ -19,7 +19,7 @@ from queues.schema import (
     queues_t,
     work_items,
 )
-from queues.sql_store import SqlStoreCore
+from queues.sql_store_core import SqlStoreCore
 from queues.states import ABANDONABLE, RETRYABLE_BY_OPERATOR, Status
 
 wi = work_items

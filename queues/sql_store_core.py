@@ -3,7 +3,7 @@
 Each state change is one transaction holding the item update, its attempt row
 and its audit event. The hot path (enqueue, claim, complete, heartbeat, the
 attempt row, the audit append) runs precompiled SQL on the DBAPI cursor of the
-SQLAlchemy transaction (see `hot_sql`); everything else is SQLAlchemy Core.
+SQLAlchemy transaction (see `statements`); everything else is SQLAlchemy Core.
 The engine-specific parts (how a claim locks, how idle workers are woken) are
 hooks that `SqliteStore` and `PostgresStore` fill in.
 """
@@ -23,7 +23,6 @@ import sqlalchemy as sa
 from queues import audit
 from queues.engine import wrapped_errors
 from queues.errors import IllegalTransition, ItemNotFound, LeaseLost, QueueNotFound
-from queues.hot_sql import HotSql, complete_fused, complete_items, dumps
 from queues.hot_tx import HotConnection, HotConnections, NeedsFullPath
 from queues.models import (
     ClaimedItem,
@@ -32,6 +31,7 @@ from queues.models import (
     ProcessInfo,
     ProcessSpec,
 )
+from queues.postgres_statements import complete_fused
 from queues.schema import (
     IN_PROGRESS_SQL,
     NO_DEADLINE,
@@ -40,6 +40,11 @@ from queues.schema import (
     work_items,
 )
 from queues.snapshots import ProcessSnapshot, SnapshotCache
+from queues.sql_credential_store import SqlCredentialStore
+from queues.sql_fire_store import SqlFireStore
+from queues.sql_node_store import SqlNodeStore
+from queues.sql_queue_monitor import SqlQueueMonitor
+from queues.statements import dumps, statements_for
 from queues.states import ALLOWED_FROM, Outcome, Status
 from queues.store import Store
 from queues.validation import validate_items
@@ -74,7 +79,11 @@ def default_writer(purpose: str) -> str:
 
 
 class SqlStoreCore(Store):
-    """Plumbing, processes, producing and consuming; `SqlStore` adds the operator's part."""
+    """Plumbing, processes, producing and consuming; `SqlStore` adds the operator's part.
+
+    `engine` is public to the `queues` package's SQL siblings and to the
+    reports' read model only; everything else goes through the `Store` interface.
+    """
 
     def __init__(self, engine: sa.Engine, *, writer: str | None = None,
                  clock: Callable[[], float] = time.time):
@@ -83,12 +92,16 @@ class SqlStoreCore(Store):
         self.clock = clock
         self.snapshots = SnapshotCache()
         self.chain = audit.ChainWriter(self.writer)
-        self.hot = HotSql(engine.dialect.name)
+        self.hot = statements_for(engine.dialect.name)
         self.hot_conns = HotConnections(engine)
         # PostgreSQL: what each claim of ours set (attempts, start, queue), so that a
         # complete can be one statement (`_complete_fused`); a stale hint only costs
         # the ordinary path. Bounded: leases that simply expire leave entries behind.
         self._hints: dict[int, tuple[int, float, int]] = {}
+        self.nodes = SqlNodeStore(engine, clock=clock)
+        self.fires = SqlFireStore(self)
+        self.credentials = SqlCredentialStore(self)
+        self.monitor = SqlQueueMonitor(engine)
 
     # -- plumbing -----------------------------------------------------------
     @contextmanager
@@ -377,12 +390,9 @@ class SqlStoreCore(Store):
         with self._write("extend leases") as conn:
             cur = conn.connection.cursor()
             try:
-                cur.execute(self.hot.heartbeat_sql(len(ids)),
-                            self.hot.heartbeat_params(ids, worker_id, expires))
-                rows = cur.fetchall()
+                return self.hot.heartbeat(cur, ids, worker_id, expires)
             finally:
                 cur.close()
-        return {r[0] for r in rows}
 
     def _why_not(self, conn: sa.Connection, item_id: int, worker_id: str,
                  operation: str) -> Exception:
@@ -452,7 +462,13 @@ class SqlStoreCore(Store):
 
     def _complete_in(self, conn: Any, results: Sequence[tuple[int, dict[str, Any] | None]],
                      worker_id: str, now: float, evidence: dict[str, Any] | None) -> None:
-        done = complete_items(self, conn, results, worker_id, now, evidence)
+        cur = conn.connection.cursor()
+        try:
+            done = self.hot.finish_done(
+                cur, results, worker_id, now, dumps(evidence),
+                lambda item_id: self._why_not(conn, item_id, worker_id, "complete"))
+        finally:
+            cur.close()
         actor = f"worker:{worker_id}"
         events = []
         for item_id, queue_id, attempts, started in done:

@@ -10,10 +10,14 @@ commits: a cheap read of shared memory in WAL mode, not a query of the queue.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
-from queues.sql_operator import SqlStore
+from queues.leadership import FileLeadership, Leadership
+from queues.sql_store import SqlStore
 
 WAKE_POLL_SECONDS = 0.005
 
@@ -22,6 +26,14 @@ class SqliteStore(SqlStore):
     """SQLite implementation: single-writer claims, data_version wake-ups."""
 
     _watch: Any = None  # a raw DBAPI connection in autocommit: polling must hold no lock
+
+    def leadership(self) -> Leadership:
+        """A `flock` on a file beside the database: two `rpa serve` on one file must not
+        both schedule. A private database (`:memory:`) gets a lock file of its own."""
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            return FileLeadership(Path(tempfile.gettempdir()) / f"rpa-scheduler-{os.getpid()}.lock")
+        return FileLeadership(Path(f"{database}.scheduler.lock"))
 
     def _data_version(self) -> int:
         if self._watch is None:

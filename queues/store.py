@@ -1,17 +1,27 @@
-"""The store interface: everything the worker and the CLI may do to work items.
+"""The store interface: everything the worker, the scheduler and the CLI may do.
 
-The dispatch loop talks to this interface only; each database has its own
-implementation (`sqlite_store`, `postgres_store`), and locking lives inside
-each implementation's claim. Methods that change an item change it in one
-transaction together with its audit event.
+Nothing outside `queues` runs SQL on the queue's tables: the dispatch loop, the
+scheduler and the CLI talk to this interface only. Each database has its own
+implementation (`sqlite_store`, `postgres_store`), and an in-memory one serves
+the unit tests (`queues.testing`); locking lives inside each implementation's
+claim. Methods that change an item change it in one transaction together with
+its audit event.
+
+Beside the work items, a store hands out the small sibling stores that share
+its database and audit chain: `nodes` (the node registry), `fires` (scheduled
+fires and their items), `credentials` (ciphertexts), `monitor` (cheap queue
+figures) and `leadership()` (the scheduler's lock).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from queues.audit import VerifyResult
+from queues.chain import VerifyResult
+from queues.credential_store import CredentialStore
+from queues.fire_store import FireStore
+from queues.leadership import Leadership
 from queues.models import (
     ClaimedItem,
     EnqueueResult,
@@ -22,10 +32,23 @@ from queues.models import (
     ProcessSpec,
     QueueStatus,
 )
+from queues.monitor import QueueMonitor
+from queues.node_store import NodeStore
 
 
 class Store:
     """Abstract store; every method raises until an engine implements it."""
+
+    writer: str  # the name of this store's audit chain
+    clock: Callable[[], float]  # seconds since the epoch; tests pass a fake
+    nodes: NodeStore
+    fires: FireStore
+    credentials: CredentialStore
+    monitor: QueueMonitor
+
+    def leadership(self) -> Leadership:
+        """The scheduler's lock on this store's database (a new one each call)."""
+        raise NotImplementedError
 
     # -- processes ---------------------------------------------------------
     def upsert_process(self, spec: ProcessSpec, *, actor: str) -> bool:
@@ -42,8 +65,13 @@ class Store:
         raise NotImplementedError
 
     # -- producing ---------------------------------------------------------
-    def enqueue(self, process: str, items: Sequence[NewItem], *, actor: str) -> EnqueueResult:
-        """Add items in one transaction; known references are returned, not duplicated."""
+    def enqueue(self, process: str, items: Sequence[NewItem], *, actor: str,
+                progress: Callable[[int], None] | None = None) -> EnqueueResult:
+        """Add items in one transaction; known references are returned, not duplicated.
+
+        Payloads are validated against the process's input schema first
+        (`PayloadInvalid` names the row); `progress` hears how many were written.
+        """
         raise NotImplementedError
 
     # -- consuming ---------------------------------------------------------
@@ -107,6 +135,22 @@ class Store:
 
     def queue_status(self, *, now: float | None = None,
                      risk_window_seconds: float = 3600.0) -> list[QueueStatus]:
+        raise NotImplementedError
+
+    # -- audit -----------------------------------------------------------------
+    def record_event(self, *, actor: str, action: str, details: dict[str, Any],
+                     process: str | None = None) -> None:
+        """Append a standalone audit event (a credential read, a worker start)."""
+        raise NotImplementedError
+
+    def audit_events(self, *, limit: int = 50, item_id: int | None = None,
+                     process: str | None = None, action: str | None = None,
+                     since: float | None = None) -> list[dict[str, Any]]:
+        """Latest events first, filtered (`action` may end in `*`); rows as plain dicts.
+
+        With `item_id`, the item's own events and the `items.enqueued` batch
+        event that added it.
+        """
         raise NotImplementedError
 
     def verify_audit(self) -> VerifyResult:

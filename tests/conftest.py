@@ -17,7 +17,7 @@ import structlog
 from orchestrator.db import upgrade
 from queues import NewItem, ProcessSpec, RetryPolicy, open_store
 from queues.schema import metadata
-from queues.sql_operator import SqlStore
+from queues.sql_store import SqlStore
 
 PG_ADMIN_URL = os.environ.get("RPA_TEST_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/test")

@@ -56,19 +56,20 @@ def _setup() -> None:
 def error_exit_code(err: Exception) -> int | None:
     """The exit code of an error reported in one line; None for a bug (a traceback).
 
-    Queue errors that blame the input exit 2, those of the system 1. The queue
-    package and the bots are imported here, not at start-up: they are heavy, and
-    any error of theirs means they are loaded already.
+    The CLI meets three roots (see `orchestrator.errors`): `RpaError` carries its
+    code; queue and bot errors that blame the input exit 2, those of the system
+    1. The queue package and the bots are imported here, not at start-up: they
+    are heavy, and any error of theirs means they are loaded already.
     """
     if isinstance(err, RpaError):
         return err.exit_code
-    from bots import UnknownBot
+    from bots import BotError, UnknownBot
     from queues import errors as qerr
 
     if isinstance(err, qerr.QueueNotFound | qerr.ItemNotFound | qerr.PayloadInvalid
                   | qerr.IllegalTransition | UnknownBot):
         return 2
-    if isinstance(err, qerr.QueueError):
+    if isinstance(err, qerr.QueueError | BotError):
         return 1
     return None
 

@@ -19,7 +19,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from orchestrator.settings import Settings
-    from queues.sql_operator import SqlStore
+    from queues import Store
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -57,7 +57,7 @@ class State:
 
     def __init__(self) -> None:
         self._settings: Settings | None = None
-        self._store: SqlStore | None = None
+        self._store: Store | None = None
 
     @property
     def settings(self) -> Settings:
@@ -67,7 +67,7 @@ class State:
         return self._settings
 
     @property
-    def store(self) -> SqlStore:
+    def store(self) -> Store:
         if self._store is None:
             from orchestrator.db import ensure_current, open_sql_store
             ensure_current(self.settings)

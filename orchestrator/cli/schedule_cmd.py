@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -12,9 +12,6 @@ import typer
 from orchestrator.cli.common import STATE, console, make_table, print_json
 from orchestrator.durations import format_age
 from orchestrator.worker.trace_modes import TRACE_HELP, TraceChoice
-
-if TYPE_CHECKING:  # SQLAlchemy loads on use: `rpa --help` starts faster
-    import sqlalchemy as sa
 
 schedule_app = typer.Typer(help="Schedules: triggers, their next and last fires, windows.",
                            no_args_is_help=True)
@@ -33,8 +30,8 @@ def serve(
     """Run the scheduler and a worker in one process (any number of nodes on PostgreSQL)."""
     import asyncio
 
-    from orchestrator.scheduling.runner import ServiceOptions
-    from orchestrator.scheduling.runner import serve as run_service
+    from orchestrator.node import ServiceOptions
+    from orchestrator.node import serve as run_service
     from orchestrator.worker.loop import WorkerOptions
     options = WorkerOptions(processes=process or None, slots=slots, grace_seconds=grace,
                             trace="off" if no_trace else trace.value)
@@ -54,8 +51,8 @@ def scheduler(
     """Run only the scheduler (workers run apart, with `rpa worker`)."""
     import asyncio
 
-    from orchestrator.scheduling.runner import ServiceOptions
-    from orchestrator.scheduling.runner import serve as run_service
+    from orchestrator.node import ServiceOptions
+    from orchestrator.node import serve as run_service
     from orchestrator.worker.loop import WorkerOptions
     asyncio.run(run_service(STATE.store, STATE.settings, WorkerOptions(),
                             ServiceOptions(metrics_port=metrics_port, node_name=node),
@@ -78,28 +75,18 @@ def weekday_time(epoch: float, tz: str, now: float) -> str:
     return local.strftime("%a %H:%M" if epoch - now < 6 * 86400 else "%m-%d %H:%M")
 
 
-def _stored_next_runs(engine: sa.Engine, keys: list[str]) -> dict[str, float | None]:
-    import sqlalchemy as sa
+def schedule_rows(now: float, *, led: bool) -> list[dict[str, Any]]:
+    """One row per trigger (and per process with only a window), for `schedule list`.
 
-    from queues.schema import apscheduler_jobs as jobs
-    if not keys:
-        return {}
-    with engine.connect() as raw:
-        rows = raw.execution_options(rpa_readonly=True).execute(
-            sa.select(jobs.c.id, jobs.c.next_run_time).where(jobs.c.id.in_(keys))).all()
-    return {r.id: r.next_run_time for r in rows}
-
-
-def schedule_rows(now: float) -> list[dict[str, Any]]:
-    """One row per trigger (and per process with only a window), for `schedule list`."""
-    from orchestrator.scheduling import fires
+    `led`: a scheduler leader is running, so every time trigger is scheduled (the
+    leader rebuilds its jobs from the processes at every sync).
+    """
     from orchestrator.scheduling.calendar import ProcessCalendar
     from orchestrator.scheduling.triggers import timed_triggers, trigger_specs
     store, tz = STATE.store, STATE.settings.timezone
     infos = store.list_processes()
     timed = {i.spec.name: timed_triggers(i.spec.name, i.spec.definition, tz) for i in infos}
-    stored = _stored_next_runs(store.engine, [t.key for ts in timed.values() for t in ts])
-    last = fires.recent_fires(store.engine, [i.spec.name for i in infos])
+    last = store.fires.recent_fires([i.spec.name for i in infos])
     at = datetime.fromtimestamp(now, UTC)
     rows: list[dict[str, Any]] = []
     for info in infos:
@@ -116,12 +103,10 @@ def schedule_rows(now: float) -> list[dict[str, Any]]:
                     "added": recent["items_added"], "node": recent["node"]}}
         for t in timed[name]:
             computed = t.next_after(at)
-            nxt = stored.get(t.key)
-            if nxt is None or nxt < now - t.grace:  # no leader has it (yet), or it is behind
-                nxt = None if computed is None else computed.timestamp()
             rows.append(base | {"trigger": t.spec.describe(), "key": t.key,
-                                "timezone": t.timezone, "next_fire": nxt,
-                                "scheduled": t.key in stored})
+                                "timezone": t.timezone,
+                                "next_fire": None if computed is None else computed.timestamp(),
+                                "scheduled": led})
         queue_triggers = [s for s in trigger_specs(definition) if s.kind == "queue"]
         rows.extend(base | {"trigger": s.describe(), "key": None, "next_fire": None,
                             "scheduled": False} for s in queue_triggers)
@@ -134,10 +119,9 @@ def schedule_rows(now: float) -> list[dict[str, Any]]:
 @schedule_app.command("list")
 def schedule_list(json_out: bool = typer.Option(False, "--json")) -> None:
     """Each process's triggers: next fire, last fire, and its working-hours window."""
-    from orchestrator.scheduling.nodes import NodeRegistry
     now = time.time()
-    rows = schedule_rows(now)
-    leaders = [n for n in NodeRegistry(STATE.store.engine).nodes() if n.leader]
+    leaders = [n for n in STATE.store.nodes.nodes() if n.leader]
+    rows = schedule_rows(now, led=bool(leaders))
     if json_out:
         print_json({"leader": leaders[0].node if leaders else None, "triggers": rows})
         return
@@ -177,9 +161,8 @@ def workers(
     """Nodes running `rpa serve` / `rpa worker` / `rpa scheduler`, and what each slot does."""
     from dataclasses import asdict
 
-    from orchestrator.scheduling.nodes import NodeRegistry
     now = time.time()
-    nodes = NodeRegistry(STATE.store.engine).nodes(include_gone=all_)
+    nodes = STATE.store.nodes.nodes(include_gone=all_)
     if json_out:
         print_json([asdict(n) | {"state": n.state(now)} for n in nodes])
         return

@@ -1,7 +1,7 @@
 """`rpa status --watch`: a live view of the queues, redrawn every second or two.
 
 Each refresh is two indexed statements for the queues (see
-`orchestrator.scheduling.overview`) and one small read of the node registry,
+`Store.monitor`) and one small read of the node registry,
 so it costs the same on a database with millions of finished items as on an
 empty one. Finished items are not counted at all; throughput (`/min`) comes from the
 attempt-ending audit events of the last five minutes, and `ETA` (when the
@@ -22,9 +22,9 @@ from rich.text import Text
 from orchestrator.cli.common import make_table
 from orchestrator.durations import format_age, format_time
 from orchestrator.scheduling.calendar import ProcessCalendar
-from orchestrator.scheduling.nodes import NodeRegistry, NodeView
-from orchestrator.scheduling.overview import QueueOverview, queue_overview
-from queues.sql_operator import SqlStore
+from queues import Store
+from queues.monitor import QueueOverview
+from queues.node_store import NodeView
 
 
 def _age(seconds: float) -> str:
@@ -82,12 +82,12 @@ def queue_table(queues: list[QueueOverview], nodes: list[NodeView], now: float,
     return table
 
 
-def render(store: SqlStore, *, timezone: str, risk_window: float, interval: float) -> Group:
+def render(store: Store, *, timezone: str, risk_window: float, interval: float) -> Group:
     """One frame: the table and a footer with the nodes and the cost of the refresh."""
     started = time.perf_counter()
     now = time.time()
-    queues = queue_overview(store.engine, now=now, risk_window=risk_window)
-    nodes = NodeRegistry(store.engine).nodes()
+    queues = store.monitor.overview(now=now, risk_window=risk_window)
+    nodes = store.nodes.nodes()
     took = (time.perf_counter() - started) * 1000
     slots = sum(len(n.slots) for n in nodes)
     busy = sum(n.busy for n in nodes)
@@ -105,7 +105,7 @@ def render(store: SqlStore, *, timezone: str, risk_window: float, interval: floa
     return Group(queue_table(queues, nodes, now, timezone), footer)
 
 
-def watch_status(store: SqlStore, *, timezone: str, interval: float = 2.0,
+def watch_status(store: Store, *, timezone: str, interval: float = 2.0,
                  risk_window: float = 3600.0, frames: int | None = None,
                  console: Console | None = None) -> None:
     """Redraw until Ctrl-C (or `frames` frames, for tests)."""

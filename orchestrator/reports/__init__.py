@@ -19,8 +19,9 @@ Module map:
 Errors raised on purpose form one small tree, so a CLI can catch ``ReportError``
 and print the message without a traceback:
 
-``ReportError`` (``periods``) -> ``PeriodError`` (``periods``), ``MoneyError``
-(``money``), ``AllocationError`` (``allocation``), ``UsageError`` (``hours``), ``CostsConfigError``
+``ReportError`` (``orchestrator.errors``, a ``UsageError``: exit 2) ->
+``PeriodError`` (``periods``), ``MoneyError`` (``money``), ``AllocationError``
+(``allocation``), ``UsageFiguresError`` (``hours``), ``CostsConfigError``
 (``costs_config``), ``CandidateError`` (``candidates``), ``ExportError``
 (``export``). All but the root are also ``ValueError``.
 """

@@ -49,14 +49,14 @@ class SupportsHours(Protocol):
     def freed_minutes(self) -> Decimal: ...
 
 
-class UsageError(ReportError, ValueError):
+class UsageFiguresError(ReportError, ValueError):
     """A usage row with impossible figures (negative counts or minutes)."""
 
 
 def _non_negative(value: Decimal | int | float, what: str) -> Decimal:
     number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
     if not number.is_finite() or number < 0:
-        raise UsageError(f"{what} must be a finite number >= 0, not {value!r}")
+        raise UsageFiguresError(f"{what} must be a finite number >= 0, not {value!r}")
     return number
 
 
@@ -80,7 +80,7 @@ class ProcessUsage:
 
     def __post_init__(self) -> None:
         if self.items_done < 0 or self.business_exceptions < 0:
-            raise UsageError(f"process {self.process!r}: counts must be >= 0")
+            raise UsageFiguresError(f"process {self.process!r}: counts must be >= 0")
         for name in ("robot_seconds", "freed_minutes"):
             value = _non_negative(getattr(self, name), f"process {self.process!r}: {name}")
             object.__setattr__(self, name, value)
@@ -141,7 +141,7 @@ def _coerce(row: SupportsHours | HoursTuple) -> ProcessUsage:
         return row
     if isinstance(row, tuple):  # also SQLAlchemy's Row, which is a tuple
         if len(row) != 6:
-            raise UsageError(f"an hours row has 6 fields, got {len(row)}: {row!r}")
+            raise UsageFiguresError(f"an hours row has 6 fields, got {len(row)}: {row!r}")
         process, owner, centre, done, exceptions, minutes = row
     else:
         process, owner, centre = row.process, row.owner, row.cost_centre
@@ -163,10 +163,11 @@ def hours_rollup(
     freed_minutes)``.
     """
     if group_by not in ("process", "owner", "cost-centre", "cost_centre"):
-        raise UsageError(f"cannot group hours by {group_by!r}; use process, owner or cost-centre")
+        raise UsageFiguresError(f"cannot group hours by {group_by!r}; use process, owner or "
+                                "cost-centre")
     fte_hours = Decimal(fte_hours_per_year)
     if not fte_hours > 0:
-        raise UsageError(f"fte_hours_per_year must be > 0, not {fte_hours_per_year!r}")
+        raise UsageFiguresError(f"fte_hours_per_year must be > 0, not {fte_hours_per_year!r}")
     days = period.days
     # hours available to one FTE during the period, kept as an exact ratio
     fte_numerator, fte_denominator = fte_hours * days.numerator, DAYS_PER_YEAR * days.denominator

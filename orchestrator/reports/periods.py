@@ -23,6 +23,8 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
+from orchestrator.errors import ReportError
+
 DEFAULT_TZ = ZoneInfo("Europe/Oslo")
 
 ACCEPTED_FORMS: tuple[str, ...] = (
@@ -42,12 +44,7 @@ ACCEPTED_FORMS: tuple[str, ...] = (
 )
 
 
-class ReportError(Exception):
-    """Root of every error the reports package raises on purpose.
-
-    Callers (the CLI, the web UI) catch this one class and show the message as
-    is; anything else escaping a report module is a bug.
-    """
+__all__ = ["Period", "PeriodError", "ReportError", "parse_period"]
 
 
 class PeriodError(ReportError, ValueError):

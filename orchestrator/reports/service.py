@@ -1,6 +1,6 @@
 """The glue between the store and the report arithmetic: what the CLI (and the bench) call.
 
-Each report is one read transaction on the store's engine: the ledger query over
+Each report is one read transaction on the store's database (``repository``): the ledger query over
 the audit log (``ledger``), then the pure modules (``hours``, ``allocation``,
 ``candidates``) and a generic ``export.Report`` for the terminal, JSON, CSV,
 XLSX and charts. Nothing here formats output; that is the CLI's job.
@@ -52,10 +52,10 @@ from orchestrator.reports.ledger import Ledger, read_ledger, registered_processe
 from orchestrator.reports.money import format_number
 from orchestrator.reports.periods import Period, PeriodError, parse_period
 from orchestrator.reports.render import costs_to_report, hours_to_report
+from orchestrator.reports.repository import ReportRepository
 from orchestrator.settings import Settings
-from queues.engine import wrapped_errors
+from queues import Store
 from queues.schema import candidates_t
-from queues.sql_operator import SqlStore
 
 DEFAULT_COSTS_FILE = Path(__file__).with_name("default_costs.yaml")
 LOCAL_COSTS_FILE = Path("config") / "costs.yaml"
@@ -64,18 +64,16 @@ DEFAULT_PERIOD = "this-year"
 
 # -- plumbing --------------------------------------------------------------------------
 @contextmanager
-def reading(store: SqlStore, action: str) -> Iterator[sa.Connection]:
-    """One read-only transaction (``BEGIN DEFERRED`` on SQLite, so no write lock)."""
-    with wrapped_errors(action), store.engine.connect() as raw:
-        conn = raw.execution_options(rpa_readonly=True)
-        with conn.begin():
-            yield conn
+def reading(store: Store, action: str) -> Iterator[sa.Connection]:
+    """One read-only transaction on the store's database (see `ReportRepository`)."""
+    with ReportRepository.of(store).reading(action) as conn:
+        yield conn
 
 
 @contextmanager
-def writing(store: SqlStore, action: str) -> Iterator[sa.Connection]:
-    """One write transaction, with the store's error wrapping."""
-    with wrapped_errors(action), store.engine.begin() as conn:
+def writing(store: Store, action: str) -> Iterator[sa.Connection]:
+    """One write transaction on the store's database (candidates only)."""
+    with ReportRepository.of(store).writing(action) as conn:
         yield conn
 
 
@@ -192,7 +190,7 @@ class HoursOutcome:
         return self.ledger.monthly_hours("owner")
 
 
-def hours_report(store: SqlStore, period: str | Period | None = None, *,
+def hours_report(store: Store, period: str | Period | None = None, *,
                  by: GroupBy = "owner", fte_hours_per_year: Decimal | float | None = None,
                  settings: Settings | None = None, costs_file: Path | None = None,
                  monthly: bool = False, today: date | None = None) -> HoursOutcome:
@@ -257,7 +255,7 @@ class CostsOutcome:
         return self.ledger.monthly_hours("owner")
 
 
-def costs_report(store: SqlStore, period: str | Period | None = None, *,
+def costs_report(store: Store, period: str | Period | None = None, *,
                  by: RollupKey = "process", costs_file: Path | None = None,
                  hourly_rate_ore: int | None = None, settings: Settings | None = None,
                  monthly: bool = False, today: date | None = None) -> CostsOutcome:
@@ -328,12 +326,12 @@ def _candidate(row: Mapping[str, Any] | sa.RowMapping) -> Candidate:
     )
 
 
-def _check_process(store: SqlStore, process: str | None) -> None:
+def _check_process(store: Store, process: str | None) -> None:
     if process is not None:
         store.get_process(process)  # QueueNotFound names the process and the fix
 
 
-def add_candidate(store: SqlStore, *, name: str, owner: str, volume_per_month: Decimal | float,
+def add_candidate(store: Store, *, name: str, owner: str, volume_per_month: Decimal | float,
                   minutes_per_item: Decimal | float, rule_based_share: Decimal | float,
                   stability: Stability, digital: bool, actor: str, process: str | None = None,
                   notes: str = "") -> CandidateScore:
@@ -364,7 +362,7 @@ def add_candidate(store: SqlStore, *, name: str, owner: str, volume_per_month: D
     return scored
 
 
-def link_candidate(store: SqlStore, name: str, process: str, *, actor: str) -> None:
+def link_candidate(store: Store, name: str, process: str, *, actor: str) -> None:
     """Record that a candidate became ``process`` (audited as ``candidate.linked``)."""
     _check_process(store, process)
     with writing(store, f"link candidate {name}") as conn:
@@ -385,7 +383,7 @@ def _default_window(created_at: float, today: date, tz: ZoneInfo) -> Period:
     return parse_period(f"{first.isoformat()}..{today.isoformat()}", tz)
 
 
-def list_candidates(store: SqlStore, *, period: str | Period | None = None,
+def list_candidates(store: Store, *, period: str | Period | None = None,
                     settings: Settings | None = None,
                     today: date | None = None) -> list[CandidateView]:
     """Every candidate, best first, with realised hours where linked to a process.

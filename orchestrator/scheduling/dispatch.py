@@ -15,9 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
 
-from orchestrator.scheduling import fires
 from orchestrator.scheduling.feeders import FEEDER_TIMEOUT, FeederContext, run_feeder
 from orchestrator.scheduling.triggers import (
     DEFAULT_TIMEZONE,
@@ -25,8 +23,8 @@ from orchestrator.scheduling.triggers import (
     timed_triggers,
     zone,
 )
-from queues import NewItem, QueueError
-from queues.sql_operator import SqlStore
+from queues import NewItem, QueueError, Store
+from queues.fire_store import FireResult
 from queues.validation import validate_items
 
 log = structlog.get_logger("scheduler.fire")
@@ -35,7 +33,7 @@ log = structlog.get_logger("scheduler.fire")
 class Dispatcher:
     """Fires scheduled times; a time being fired by this node is not started twice."""
 
-    def __init__(self, store: SqlStore, node: str, *, metrics: Any = None,
+    def __init__(self, store: Store, node: str, *, metrics: Any = None,
                  feeder_timeout: float = FEEDER_TIMEOUT, default_tz: str = DEFAULT_TIMEZONE):
         self.store = store
         self.node = node
@@ -44,7 +42,7 @@ class Dispatcher:
         self.feeder_timeout = feeder_timeout
         self._inflight: set[tuple[str, float]] = set()
 
-    async def fire(self, trigger: TimedTrigger, when: datetime) -> fires.FireResult | None:
+    async def fire(self, trigger: TimedTrigger, when: datetime) -> FireResult | None:
         """Fire `trigger` for its scheduled time `when`; None if that time fired already."""
         key = (trigger.process, when.timestamp())
         if key in self._inflight:
@@ -52,7 +50,7 @@ class Dispatcher:
         self._inflight.add(key)
         try:
             return await self._fire(trigger, when)
-        except (QueueError, SQLAlchemyError, OSError) as err:  # the database: not recorded,
+        except (QueueError, OSError) as err:  # the database: not recorded,
             # so a later catch-up (within the misfire grace) fires it again
             log.error("schedule.fire_not_recorded", process=trigger.process,
                       scheduled_at=when.isoformat(), error=str(err))
@@ -60,9 +58,9 @@ class Dispatcher:
         finally:
             self._inflight.discard(key)
 
-    async def _fire(self, trigger: TimedTrigger, when: datetime) -> fires.FireResult | None:
-        engine, ts = self.store.engine, when.timestamp()
-        if await asyncio.to_thread(fires.already_fired, engine, trigger.process, ts):
+    async def _fire(self, trigger: TimedTrigger, when: datetime) -> FireResult | None:
+        fires, ts = self.store.fires, when.timestamp()
+        if await asyncio.to_thread(fires.already_fired, trigger.process, ts):
             return None
         info = await asyncio.to_thread(self.store.get_process, trigger.process)
         current = timed_triggers(trigger.process, info.spec.definition, self.default_tz)
@@ -73,7 +71,7 @@ class Dispatcher:
         items: list[NewItem] = []
         status, error = "fired", None
         if feeder:
-            since = await asyncio.to_thread(fires.last_fire, engine, trigger.key)
+            since = await asyncio.to_thread(fires.last_fire, trigger.key)
             ctx = FeederContext(
                 process=trigger.process, config=dict(info.spec.definition.get("bot_config", {})),
                 scheduled_at=when.astimezone(zone(trigger.timezone)),
@@ -85,7 +83,7 @@ class Dispatcher:
                 status, items = "failed", []
                 error = f"{type(err).__name__}: {err}"[:2000] if str(err) else type(err).__name__
         result = await asyncio.to_thread(
-            fires.record_fire, self.store, process=trigger.process, trigger_key=trigger.key,
+            fires.record_fire, process=trigger.process, trigger_key=trigger.key,
             scheduled_at=ts, node=self.node, items=items, status=status, error=error,
             trigger=trigger.spec.describe())
         if not result.recorded:

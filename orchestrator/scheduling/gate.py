@@ -13,36 +13,27 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-import sqlalchemy as sa
 import structlog
 
 from orchestrator.scheduling.calendar import ProcessCalendar
 from orchestrator.scheduling.triggers import DEFAULT_TIMEZONE, queue_threshold
-from queues.schema import CLAIMABLE_SQL, work_items
+from queues import Store
+from queues.models import ProcessInfo
 
 log = structlog.get_logger("worker.gate")
 
 
 def settings_timezone() -> str:
     """The settings' time zone, for processes whose definition names none."""
+    from orchestrator.errors import RpaError
+    from orchestrator.settings import load_settings
     try:
-        from orchestrator.settings import load_settings
         return load_settings().timezone
-    except Exception:  # unreadable settings must not stop a worker: fall back to Oslo
+    except (RpaError, ValueError, OSError) as err:
+        # unreadable settings must not stop a worker: say so, and use Oslo's
+        log.warning("gate.settings_unreadable", fallback=DEFAULT_TIMEZONE, error=str(err))
         return DEFAULT_TIMEZONE
-
-
-def waiting_at_least(engine: sa.Engine, queue_id: int, k: int, now: float) -> bool:
-    """Do at least `k` claimable items wait in the queue? Reads at most k index entries."""
-    wi = work_items
-    inner = (sa.select(wi.c.id).where(wi.c.queue_id == queue_id, CLAIMABLE_SQL,
-                                      wi.c.available_at <= now).limit(k).subquery())
-    with engine.connect() as raw:
-        conn = raw.execution_options(rpa_readonly=True)
-        found = conn.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one()
-    return int(found) >= k
 
 
 @dataclass
@@ -66,17 +57,14 @@ class ProcessGate:
         self.window_open = is_open
         return is_open
 
-    async def allows(self, store: Any, running: int, at: datetime | None = None) -> bool:
+    async def allows(self, store: Store, running: int, at: datetime | None = None) -> bool:
         """May the worker claim now? (`running`: its items of this process in flight)."""
         at = at or datetime.now(UTC)
         if not self.open_at(at):
             return False
         if self.min_items <= 1 or self.draining or running:
             return True
-        engine = getattr(store, "engine", None)
-        if not isinstance(engine, sa.Engine):
-            return True
-        ready = await asyncio.to_thread(waiting_at_least, engine, self.queue_id,
+        ready = await asyncio.to_thread(store.monitor.waiting_at_least, self.queue_id,
                                         self.min_items, at.timestamp())
         if ready:
             log.info("trigger.queue_ready", process=self.process, min_items=self.min_items)
@@ -93,7 +81,7 @@ def _iso(when: datetime | None) -> str | None:
     return None if when is None else when.isoformat()
 
 
-def gate_for(info: Any, default_tz: str = DEFAULT_TIMEZONE,
+def gate_for(info: ProcessInfo, default_tz: str = DEFAULT_TIMEZONE,
              previous: ProcessGate | None = None) -> ProcessGate:
     """The gate of a registered process (a `ProcessInfo`), keeping a drain in progress."""
     definition = info.spec.definition or {}

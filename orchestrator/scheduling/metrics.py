@@ -3,7 +3,8 @@
 Two kinds of figures. What this node did (attempts by outcome, item durations,
 fires, SLA events) is counted in memory as it happens: per node, so Prometheus
 sums the nodes. What the queues hold (items by state, depth, oldest age) is read
-from the database at scrape time through the cheap queries of `overview`, and
+from the database at scrape time through the store's cheap queries
+(`QueueMonitor`), and
 kept for `ttl` seconds, so a dashboard refreshing every few seconds, or several
 Prometheus servers, cost one pair of indexed queries per ttl. Finished states
 (done, business exceptions) are counted from the whole table, which costs time
@@ -20,14 +21,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from orchestrator.scheduling.overview import QueueOverview, queue_overview
-from queues.schema import work_items
+from queues import StoreError
+from queues.monitor import FINISHED_STATES, QueueMonitor, QueueOverview
 
 log = structlog.get_logger("metrics")
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
@@ -37,8 +37,8 @@ OUTCOME = {"done": "done", "business": "business_exception", "application": "app
 class QueueCollector(Collector):
     """Items by state, queue depth and oldest age, read at scrape time (cached)."""
 
-    def __init__(self, engine: sa.Engine, ttl: float = 5.0, slow_ttl: float = 60.0):
-        self.engine = engine
+    def __init__(self, monitor: QueueMonitor, ttl: float = 5.0, slow_ttl: float = 60.0):
+        self.monitor = monitor
         self.ttl, self.slow_ttl = ttl, slow_ttl
         self._lock = threading.Lock()
         self._fast: tuple[float, list[QueueOverview]] = (float("-inf"), [])
@@ -51,21 +51,15 @@ class QueueCollector(Collector):
         with self._lock:
             now = time.monotonic()
             if now - self._fast[0] > self.ttl:
-                self._fast = (now, queue_overview(self.engine))
+                self._fast = (now, self.monitor.overview())
             if now - self._slow[0] > self.slow_ttl:
-                stmt = (sa.select(work_items.c.queue_id, work_items.c.status, sa.func.count())
-                        .where(work_items.c.status.in_(["done", "business_failed",
-                                                         "abandoned"]))
-                        .group_by(work_items.c.queue_id, work_items.c.status))
-                with self.engine.connect() as raw:
-                    rows = raw.execution_options(rpa_readonly=True).execute(stmt).all()
-                self._slow = (now, {(q, s): int(c) for q, s, c in rows})
+                self._slow = (now, self.monitor.finished_counts())
             return self._fast[1], self._slow[1]
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
             queues, finished = self._read()
-        except sa.exc.SQLAlchemyError as err:
+        except StoreError as err:
             log.warning("metrics.read_failed", error=str(err).splitlines()[0])
             return
         items = GaugeMetricFamily("rpa_items", "Work items by state", labels=["queue", "state"])
@@ -79,7 +73,7 @@ class QueueCollector(Collector):
         for q in queues:
             for state, count in q.counts.items():
                 items.add_metric([q.queue, state], count)
-            for state in ("done", "business_failed", "abandoned"):
+            for state in FINISHED_STATES:
                 items.add_metric([q.queue, state], finished.get((q.queue_id, state), 0))
             depth.add_metric([q.queue], q.waiting)
             oldest.add_metric([q.queue], 0.0 if q.oldest_waiting_at is None
@@ -92,7 +86,7 @@ class QueueCollector(Collector):
 class Metrics:
     """The registry of one node and the instruments the worker and scheduler update."""
 
-    def __init__(self, engine: sa.Engine | None = None):
+    def __init__(self, monitor: QueueMonitor | None = None):
         self.registry = CollectorRegistry()
         reg = self.registry
         self.attempts = Counter("rpa_attempts", "Attempts finished by this node, by outcome",
@@ -110,8 +104,8 @@ class Metrics:
                                 registry=reg)
         self.slots_total = Gauge("rpa_worker_slots", "Slots of this node's worker",
                                  registry=reg)
-        if engine is not None:
-            reg.register(QueueCollector(engine))
+        if monitor is not None:
+            reg.register(QueueCollector(monitor))
         self._server: Any = None
 
     # -- instruments ---------------------------------------------------------------------

@@ -1,21 +1,25 @@
 """The scheduler service: time triggers fire exactly once across the cluster.
 
-Every node runs this service; only the one holding the leader lock (see
-`leader`) runs an APScheduler `AsyncIOScheduler`. Its jobs live in the
-project's database (`apscheduler_jobs`, APScheduler's SQLAlchemyJobStore), one
-job per time trigger, keyed by what the trigger says, so a schedule survives a
-restart and a fail-over, and editing a trigger replaces its job.
+Every node runs this service; only the one holding the leader lock (the
+store's `leadership()`) runs an APScheduler `AsyncIOScheduler`. Its jobs are
+rebuilt from the registered processes' triggers whenever a node starts to lead,
+and kept in memory: one job per time trigger, keyed by what the trigger says,
+so editing a trigger replaces its job. Nothing of the schedule is read back
+from the database but plain data: APScheduler's SQLAlchemy job store would
+unpickle its rows, and one planted row would run code on the node that holds
+the credentials' key.
 
 APScheduler decides *when*; the fires table decides *whether*. Jobs run in
 `FireExecutor`, which hands each scheduled time to `Dispatcher.fire`: already
 fired there -> nothing; else run the feeder and record the fire and its items
-in one transaction (`fires.record_fire`), which a unique (process, time) makes
-happen once even if two nodes briefly both think they lead. APScheduler
-advances a job's stored next run time before the job runs, so a leader killed
-in between would lose that fire; a new leader therefore first catches up from
-the fires table: every time since a trigger's last recorded fire that is still
-within its misfire grace fires now (only the latest, when the trigger
-coalesces), and older ones are logged as missed.
+in one transaction (`FireStore.record_fire`), which a unique (process, time)
+makes happen once even if two nodes briefly both think they lead. A new
+leader's jobs start from now, so it first catches up from the fires table:
+every time since a trigger's last recorded fire (or, for a trigger that never
+fired, since its process was registered) that is still within its misfire
+grace fires now (only the latest, when the trigger coalesces), and older ones
+are logged as missed. That covers a restart, a fail-over, and a leader killed
+between two fires.
 """
 
 from __future__ import annotations
@@ -30,21 +34,18 @@ from typing import Any
 import structlog
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.executors.base import BaseExecutor
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from orchestrator.scheduling import fires
 from orchestrator.scheduling.dispatch import Dispatcher
-from orchestrator.scheduling.leader import Leadership, leadership_for
-from orchestrator.scheduling.nodes import NodeRegistry
 from orchestrator.scheduling.triggers import DEFAULT_TIMEZONE, TimedTrigger, timed_triggers
-from queues.engine import make_engine
-from queues.sql_operator import SqlStore
+from queues import Store
+from queues.leadership import Leadership
+from queues.node_store import NodeStore
 
 log = structlog.get_logger("scheduler")
 ELECT_EVERY = 2.0
 SYNC_EVERY = 10.0
-JOBS_TABLE = "apscheduler_jobs"
 MAX_PENDING = 100_000
 
 
@@ -92,8 +93,8 @@ class FireExecutor(BaseExecutor):
 class SchedulerService:
     """Leader election, APScheduler's life cycle and the sync of jobs with processes."""
 
-    def __init__(self, store: SqlStore, *, node_id: str, node_name: str,
-                 default_tz: str = DEFAULT_TIMEZONE, nodes: NodeRegistry | None = None,
+    def __init__(self, store: Store, *, node_id: str, node_name: str,
+                 default_tz: str = DEFAULT_TIMEZONE, nodes: NodeStore | None = None,
                  own_node_row: bool = False, metrics: Any = None,
                  leadership: Leadership | None = None, elect_every: float = ELECT_EVERY,
                  sync_every: float = SYNC_EVERY):
@@ -102,11 +103,12 @@ class SchedulerService:
         self.default_tz = default_tz
         self.nodes, self.own_node_row = nodes, own_node_row
         self.metrics = metrics
-        self.leadership = leadership or leadership_for(store.engine)
+        self.leadership = leadership or store.leadership()
         self.elect_every, self.sync_every = elect_every, sync_every
         self.dispatcher = Dispatcher(store, node_name, metrics=metrics, default_tz=default_tz)
         self.scheduler: AsyncIOScheduler | None = None
         self.triggers: dict[str, TimedTrigger] = {}
+        self._registered_at: dict[str, float] = {}  # process -> last (re)registration
         self._synced = float("-inf")
         self._marked = False  # the leader flag is on this node's row
         self._job_locks: dict[str, asyncio.Lock] = {}
@@ -156,12 +158,8 @@ class SchedulerService:
 
     async def _lead(self) -> None:
         log.info("scheduler.leading", node=self.node_name)
-        jobs_engine = make_engine(self.store.engine.url.render_as_string(hide_password=False))
-        # SQLite: APScheduler reads in the event loop; a deferred BEGIN never waits for a
-        # writer (WAL), where the store's default BEGIN IMMEDIATE would queue behind one
-        jobs_engine = jobs_engine.execution_options(rpa_readonly=True)
         scheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=jobs_engine, tablename=JOBS_TABLE)},
+            jobstores={"default": MemoryJobStore()},
             executors={"default": FireExecutor(self._run_fires)},
             # never "skip: max instances reached" (that would lose a fire); fires of one
             # trigger queue up behind each other instead (see _run_fires)
@@ -192,7 +190,9 @@ class SchedulerService:
     # -- jobs ---------------------------------------------------------------------------
     def _wanted(self) -> dict[str, TimedTrigger]:
         wanted: dict[str, TimedTrigger] = {}
-        for info in self.store.list_processes():
+        infos = self.store.list_processes()
+        self._registered_at = {info.spec.name: info.updated_at for info in infos}
+        for info in infos:
             try:
                 found = timed_triggers(info.spec.name, info.spec.definition, self.default_tz)
             except ValueError as err:  # registered by another version, say: skip, loudly
@@ -202,7 +202,7 @@ class SchedulerService:
         return wanted
 
     async def _sync(self) -> None:
-        """Make the job store match the processes' triggers, then catch up missed fires."""
+        """Make the jobs match the processes' triggers, then catch up missed fires."""
         scheduler = self.scheduler
         assert scheduler is not None
         wanted = await asyncio.to_thread(self._wanted)
@@ -227,9 +227,11 @@ class SchedulerService:
         self._synced = time.monotonic()
 
     async def _catch_up(self, trigger: TimedTrigger) -> None:
-        last = await asyncio.to_thread(fires.last_fire, self.store.engine, trigger.key)
-        if last is None:
-            return  # never fired: APScheduler's own next run time is all there is
+        last = await asyncio.to_thread(self.store.fires.last_fire, trigger.key)
+        if last is None:  # never fired: due since its process was (re)registered
+            last = self._registered_at.get(trigger.process)
+            if last is None:
+                return
         now = datetime.now(UTC)
         last_at = datetime.fromtimestamp(last, UTC)
         horizon = max(last_at, now - timedelta(seconds=trigger.grace))

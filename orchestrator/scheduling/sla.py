@@ -5,9 +5,10 @@ An item's due time is the earlier of its deadline and enqueue time plus the
 process SLA (the store computes `due_at` at enqueue). The check reads open
 items due within the risk window through the partial index on (queue, due_at),
 so its cost follows the number of items in trouble, not the size of the queue.
-It runs every `every` seconds and remembers what it already reported, so each
-item raises `sla.at_risk` once and `sla.broken` once per watcher; in a cluster
-`rpa serve` lets only the scheduler leader watch.
+The query is the store's (`QueueMonitor.sla_items`). It runs every `every`
+seconds and remembers what it already reported, so each item raises
+`sla.at_risk` once and `sla.broken` once per watcher; in a cluster `rpa serve`
+lets only the scheduler leader watch.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
 
-from queues.schema import OPEN_SQL, processes, queues_t, work_items
+from queues import StoreError
+from queues.monitor import QueueMonitor
 
 log = structlog.get_logger("sla")
 RISK_WINDOW = 3600.0
@@ -30,10 +31,10 @@ BATCH = 1000
 class SlaWatch:
     """Remembers which items it flagged; `check` logs the new ones."""
 
-    def __init__(self, engine: sa.Engine | None, *, risk_window: float = RISK_WINDOW,
+    def __init__(self, monitor: QueueMonitor | None, *, risk_window: float = RISK_WINDOW,
                  every: float = CHECK_EVERY, clock: Callable[[], float] = time.time,
                  on_event: Callable[[str, str], None] | None = None):
-        self.engine = engine
+        self.monitor = monitor
         self.risk_window = risk_window
         self.every = every
         self.clock = clock
@@ -42,29 +43,20 @@ class SlaWatch:
         self._last = float("-inf")
 
     def due(self) -> bool:
-        return self.engine is not None and time.monotonic() - self._last >= self.every
+        return self.monitor is not None and time.monotonic() - self._last >= self.every
 
     def check(self, queue_ids: Iterable[int]) -> list[tuple[str, dict[str, Any]]]:
         """Log (and return) the events not raised before, for items of these queues."""
         self._last = time.monotonic()
         ids = list(queue_ids)
-        if self.engine is None or not ids:
+        if self.monitor is None or not ids:
             return []
         now = self.clock()
-        wi = work_items
-        base = (sa.select(wi.c.id, wi.c.reference, wi.c.due_at, wi.c.deadline,
-                          processes.c.name.label("process"))
-                .join(queues_t, queues_t.c.id == wi.c.queue_id)
-                .join(processes, processes.c.id == queues_t.c.process_id)
-                .where(wi.c.queue_id.in_(ids), OPEN_SQL).order_by(wi.c.due_at).limit(BATCH))
-        # two ranges, so that a backlog of late items cannot hide the ones at risk
-        ranges = (base.where(wi.c.due_at < now),
-                  base.where(wi.c.due_at >= now, wi.c.due_at < now + self.risk_window))
         try:
-            with self.engine.connect() as raw:
-                conn = raw.execution_options(rpa_readonly=True)
-                found = [conn.execute(stmt).all() for stmt in ranges]
-        except sa.exc.SQLAlchemyError as err:
+            # two ranges, so that a backlog of late items cannot hide the ones at risk
+            found = self.monitor.sla_items(ids, now=now, risk_window=self.risk_window,
+                                           limit=BATCH)
+        except StoreError as err:
             log.warning("sla.check_failed", error=str(err).splitlines()[0])
             return []
         rows = [r for part in found for r in part]

@@ -19,6 +19,10 @@ from typing import Any
 import structlog
 from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
 
+from orchestrator.errors import BrowserUnavailable
+
+__all__ = ["BrowserHost", "BrowserUnavailable", "find_browser"]
+
 log = structlog.get_logger("worker.browser")
 
 CHROMIUM_ARGS = [
@@ -27,10 +31,6 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 SYSTEM_BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-
-
-class BrowserUnavailable(RuntimeError):
-    """No browser could be found or started."""
 
 
 def find_browser(explicit: str | None = None) -> str | None:

@@ -1,7 +1,8 @@
 """The dispatch loop: claim items for free slots, run them, report, heartbeat.
 
 The loop talks to the store only through its interface (in a thread, since
-the store is synchronous), never to a database driver. It stops claiming on
+the store is synchronous), never to a database driver. What runs beside it
+(node beats, SLA checks, metrics) comes in as hooks (`hooks`). It stops claiming on
 the first SIGTERM/SIGINT, lets items in flight finish for a grace period and
 gives the rest back; a second signal exits at once, and the items' leases then
 expire and bring them back.
@@ -15,24 +16,19 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
 from bots import Bot, load_bot
 from orchestrator.scheduling.gate import ProcessGate, gate_for, settings_timezone
-from orchestrator.scheduling.nodes import NodeRegistry, describe_slot
-from orchestrator.scheduling.sla import SlaWatch
 from orchestrator.worker.browser import BrowserHost
+from orchestrator.worker.hooks import WorkerHook
 from orchestrator.worker.slot import Outcome, Slot, SlotEnv
 from orchestrator.worker.trace_modes import TraceMode
-from queues import ClaimedItem, LeaseLost, QueueError, QueueNotFound
-from queues.sql_operator import SqlStore
-
-if TYPE_CHECKING:
-    from orchestrator.scheduling.metrics import Metrics
+from queues import ClaimedItem, LeaseLost, QueueError, QueueNotFound, Store
 
 log = structlog.get_logger("worker")
 RECOVER_EVERY = 5.0
@@ -89,10 +85,10 @@ class WorkerOptions:
 class Worker:
     """One asyncio loop, one warm browser, N slots."""
 
-    def __init__(self, store: SqlStore, browser: BrowserHost, options: WorkerOptions, *,
+    def __init__(self, store: Store, browser: BrowserHost, options: WorkerOptions, *,
                  credentials: Callable[[str], Any],
                  evidence_root: Any,
-                 on_outcome: Callable[[ClaimedItem, Outcome], None] | None = None):
+                 hooks: Sequence[WorkerHook] = ()):
         self.store = store
         self.browser = browser
         self.opt = options
@@ -100,7 +96,7 @@ class Worker:
         self.env = SlotEnv(browser=browser, evidence_root=evidence_root,
                            credentials=credentials, trace=options.trace)
         self.slots = [Slot(i, self.env) for i in range(options.slots)]
-        self.on_outcome = on_outcome
+        self.hooks = list(hooks)
         self.report = WorkerReport()
         self.served: dict[str, Served] = {}
         self.tasks: dict[asyncio.Task[None], tuple[Slot, ClaimedItem, Served]] = {}
@@ -109,11 +105,6 @@ class Worker:
         self._first_signal = 0.0
         self._recording: set[int] = set()  # finished items whose outcome is being written
         self._wake: asyncio.Task[bool] | None = None
-        # operations: the node registry, SLA events, metrics (set by `rpa serve`)
-        self.nodes = NodeRegistry.for_store(store)
-        self.sla = SlaWatch(getattr(store, "engine", None))
-        self.sla_gate: Callable[[], bool] = lambda: True  # serve: only the scheduler leader
-        self.metrics: Metrics | None = None
         self._claimed_at: dict[int, float] = {}
         self._gated: set[str] = set()  # processes whose gate refused the last claim round
         self._last_claimed: str | None = None  # claim rounds start after this process
@@ -161,15 +152,13 @@ class Worker:
         log.info("worker.started", worker=self.id, slots=len(self.slots),
                  processes=sorted(self.served))
         heartbeat = asyncio.create_task(self._heartbeats())
-        node_beats = asyncio.create_task(self._node_beats())
         try:
+            await self._each_hook("started")
             await self._dispatch()
         finally:
             heartbeat.cancel()
-            node_beats.cancel()
             await self._drain()
-            if self.nodes is not None:
-                await asyncio.to_thread(self.nodes.stop, self.id)
+            await self._each_hook("stopping")
             for slot in self.slots:
                 await slot.close()
             await self.browser.close()
@@ -192,9 +181,7 @@ class Worker:
             if now - last_refresh > REFRESH_PROCESSES_EVERY:
                 await asyncio.to_thread(self._load_processes)
                 last_refresh = now
-            if self.sla.due() and self.sla_gate():
-                await asyncio.to_thread(self.sla.check, [s.gate.queue_id for s in
-                                                         self.served.values() if s.gate])
+            await self._each_hook("tick")
             if claimed:
                 continue
             if self.opt.until_empty and not self.tasks and await asyncio.to_thread(self._empty):
@@ -223,6 +210,8 @@ class Worker:
                 slot = self._pick_slot(free, served)
                 slot.busy, slot.current = True, item
                 self._claimed_at[item.id] = time.time()
+                for hook in self.hooks:
+                    hook.claimed(self, item)
                 task = asyncio.create_task(self._work(slot, item, served))
                 self.tasks[task] = (slot, item, served)
                 task.add_done_callback(self._finished)
@@ -319,10 +308,8 @@ class Worker:
             setattr(self.report, outcome.kind, getattr(self.report, outcome.kind) + 1)
             log.info("item.finished", outcome=outcome.kind, code=outcome.code,
                      seconds=round(outcome.seconds, 3))
-            if self.metrics is not None:
-                self.metrics.item_finished(served.name, outcome.kind, outcome.seconds)
-            if self.on_outcome:
-                self.on_outcome(item, outcome)
+            for hook in self.hooks:
+                hook.finished(self, item, outcome)
 
     def _record(self, item: ClaimedItem, outcome: Outcome) -> None:
         if outcome.kind == "done":
@@ -354,24 +341,19 @@ class Worker:
                         log.warning("item.lease_lost_mid_item", item_id=item.id)
                         task.cancel()
 
-    # -- the node registry -------------------------------------------------------------
-    def slot_states(self) -> list[dict[str, Any]]:
-        """What each slot is doing, for `rpa workers`."""
-        return [describe_slot(s.index, s.current,
-                              self._claimed_at.get(s.current.id) if s.current else None)
-                for s in self.slots]
+    # -- hooks ----------------------------------------------------------------------
+    def claimed_at(self, item_id: int) -> float | None:
+        """When this worker claimed an item it holds (epoch seconds)."""
+        return self._claimed_at.get(item_id)
 
-    async def _node_beats(self) -> None:
-        """Register this worker as a node, then beat with its slots until cancelled."""
-        if self.nodes is None:
-            return
-        await asyncio.to_thread(self.nodes.register, self.id, node=self.opt.node_name,
-                                role=self.opt.role, slots=self.slot_states(),
-                                processes=sorted(self.served))
-        while True:
-            await asyncio.sleep(self.nodes.beat_seconds)
-            await asyncio.to_thread(self.nodes.beat, self.id, slots=self.slot_states(),
-                                    processes=sorted(self.served))
+    async def _each_hook(self, moment: str) -> None:
+        """Run one async moment of every hook; a failing hook is logged, never fatal."""
+        for hook in self.hooks:
+            try:
+                await getattr(hook, moment)(self)
+            except Exception as err:  # a hook is for people (beats, SLA): never stop work
+                log.warning("worker.hook_failed", hook=type(hook).__name__, moment=moment,
+                            error=str(err) or type(err).__name__)
 
     async def _drain(self) -> None:
         """Let items in flight finish for the grace period; give the rest back."""

@@ -32,7 +32,7 @@ from orchestrator.worker.loop import WorkerOptions, WorkerReport
 from orchestrator.worker.run import run_worker
 from orchestrator.worker.slot import Outcome
 from queues import ClaimedItem, ItemFilter, ItemView
-from queues.sql_operator import SqlStore
+from queues.sql_store import SqlStore
 from targets import Misbehaviour, TargetServer, start_invoice_portal, start_recruitment_portal
 from targets.invoice_portal import data as invoice_data
 from targets.recruitment_portal import data as applicant_data

@@ -22,7 +22,7 @@ from openpyxl import load_workbook
 
 from orchestrator.reports.service import DEFAULT_COSTS_FILE
 from queues import NewItem, open_store
-from queues.sql_operator import SqlStore
+from queues.sql_store import SqlStore
 from tests.e2e.conftest import EXAMPLE_PROCESSES, REPO, Cli, Db, Shell
 
 OSLO = ZoneInfo("Europe/Oslo")

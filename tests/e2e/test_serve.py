@@ -207,15 +207,16 @@ def test_serve_fires_works_and_stops_cleanly_and_its_schedule_survives_a_restart
     gone = c.rpa("workers", "--all", "--json").json()
     assert [w["state"] for w in gone] == ["stopped"]
 
-    # a restart keeps the schedule: the same job, no re-adding, fires carry on from the store
+    # a restart keeps the schedule: the jobs are rebuilt from the process, and the times
+    # missed while no node ran (within the 2 min grace) fire from the fires table
     before = len(fired)
     c.start("again")
     c.wait(lambda: len(c.fires()) >= before + 3 and set(c.statuses().values()) == {"done"}
            and c.done() >= before + 3 + 6, "the restarted node to carry on")
     assert c.terminate("again") == 0
-    assert "scheduler.job_added" not in c.log("again")
     times = [f.scheduled_at for f in c.fires()]
     assert len(times) == len(set(times))
+    assert contiguous(times, 1.0), f"a fire was lost across the restart: {times}"
     assert set(c.statuses().values()) <= {"done", "new"}  # nothing lost, nothing stuck
     c.rpa("audit", "verify")
 
@@ -248,7 +249,7 @@ def test_three_nodes_fire_each_time_once_and_survive_the_leader_being_killed(
     # stop the trigger (the leader's next sync removes the job), then let the queue drain
     (c.root / "ticker.yaml").write_text(process_yaml("2s", triggers=False), encoding="utf-8")
     c.rpa("process", "register", "ticker.yaml")
-    c.wait(lambda: not c.rows("SELECT id FROM apscheduler_jobs"), "the job to be removed", 60)
+    c.wait(lambda: "scheduler.job_removed" in c.log(second), "the job to be removed", 60)
     c.wait(lambda: set(c.statuses().values()) == {"done"}, "every item done")
     survivors = [n for n in c.nodes if n != first]
     assert [c.terminate(n) for n in survivors] == [0, 0]

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from structlog.testing import capture_logs
 
 from orchestrator.credentials import fernet_for
+from orchestrator.worker.hooks import OutcomeCallback
 from orchestrator.worker.run import build_worker
 from orchestrator.worker.slot import Outcome
 from queues import ClaimedItem, ItemView
@@ -173,7 +174,7 @@ def test_a_killed_browser_is_restarted_and_nothing_is_approved_twice(
                 slot.busy and slot.current is not None and slot.current.id != first_done[0]
                 for slot in worker.slots)
 
-        worker.on_outcome = on_outcome
+        worker.hooks.append(OutcomeCallback(on_outcome))
         running = asyncio.create_task(worker.run())
         deadline = time.monotonic() + 60
         while not another_in_flight():  # kill with an item surely mid-way

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from queues import open_store
-from queues.sql_operator import SqlStore
+from queues.sql_store import SqlStore
 
 LEASE = 2.0
 

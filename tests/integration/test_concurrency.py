@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from queues.schema import attempts_t
-from queues.sql_operator import SqlStore
+from queues.sql_store import SqlStore
 from tests.conftest import items, make_spec
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -26,7 +26,7 @@ from orchestrator.reports.candidates import CandidateError
 from orchestrator.reports.ledger import read_ledger
 from orchestrator.reports.periods import parse_period
 from queues.schema import audit_chains, audit_events, metadata
-from queues.sql_operator import SqlStore
+from queues.sql_store import SqlStore
 from tests.conftest import items, make_spec
 
 OSLO = ZoneInfo("Europe/Oslo")

@@ -24,21 +24,19 @@ from prometheus_client import generate_latest
 from structlog.testing import capture_logs
 
 from orchestrator.process_config import ProcessConfig
-from orchestrator.scheduling import fires
 from orchestrator.scheduling.dispatch import Dispatcher
 from orchestrator.scheduling.gate import gate_for
-from orchestrator.scheduling.leader import PostgresLeadership
 from orchestrator.scheduling.metrics import Metrics
-from orchestrator.scheduling.nodes import NodeRegistry
-from orchestrator.scheduling.overview import queue_overview
 from orchestrator.scheduling.service import SchedulerService
 from orchestrator.scheduling.sla import SlaWatch
 from orchestrator.scheduling.triggers import TimedTrigger, timed_triggers
 from orchestrator.worker.browser import BrowserHost
 from orchestrator.worker.loop import Worker, WorkerOptions
 from queues import NewItem, open_store
+from queues.postgres_leadership import PostgresLeadership
 from queues.schema import audit_events, schedule_fires, work_items
-from queues.sql_operator import SqlStore
+from queues.sql_node_store import SqlNodeStore
+from queues.sql_store import SqlStore
 from tests.conftest import PG_ADMIN_URL, items
 
 HERE = "tests.integration.test_scheduling"
@@ -149,16 +147,16 @@ def test_the_leader_lock_fails_over_when_the_leader_session_dies(pg_database: st
 def test_a_scheduled_time_fires_once_with_its_items(store: SqlStore) -> None:
     register(store, triggers=[{"interval": "10m"}])
     key = the_trigger(store).key
-    first = fires.record_fire(store, process="inbox", trigger_key=key, scheduled_at=1e9,
+    first = store.fires.record_fire(process="inbox", trigger_key=key, scheduled_at=1e9,
                               node="a", items=[NewItem("x", {"n": 1})])
-    again = fires.record_fire(store, process="inbox", trigger_key=key, scheduled_at=1e9,
+    again = store.fires.record_fire(process="inbox", trigger_key=key, scheduled_at=1e9,
                               node="b", items=[NewItem("y", {"n": 2})])
     assert first.recorded and first.added == 1
     assert not again.recorded
     assert references(store) == ["x"]  # the losing node's items were never written
     assert [r["node"] for r in fire_rows(store)] == ["a"]
     assert actions(store, "schedule.") == ["schedule.fired"]
-    assert fires.last_fire(store.engine, key) == 1e9
+    assert store.fires.last_fire(key) == 1e9
 
 
 def test_a_fires_items_enter_as_an_enqueue_puts_them_naming_the_fire(store: SqlStore) -> None:
@@ -166,7 +164,7 @@ def test_a_fires_items_enter_as_an_enqueue_puts_them_naming_the_fire(store: SqlS
     register(store, triggers=[{"interval": "10m"}])
     key = the_trigger(store).key
     store.enqueue("inbox", [NewItem("x", {"n": 1})], actor="user:test")
-    fired = fires.record_fire(store, process="inbox", trigger_key=key, scheduled_at=2e9,
+    fired = store.fires.record_fire(process="inbox", trigger_key=key, scheduled_at=2e9,
                               node="a", items=[NewItem("x", {"n": 1}), NewItem("y", {"n": 2}),
                                                NewItem("z", {"n": 3})])
     assert (fired.added, fired.existing) == (2, 1)
@@ -323,7 +321,7 @@ def test_a_queue_trigger_waits_for_k_items_then_drains(store: SqlStore) -> None:
 # -- nodes, SLA, metrics --------------------------------------------------------------------
 def test_nodes_register_beat_go_stale_and_stop(store: SqlStore) -> None:
     now = [1_000_000.0]
-    registry = NodeRegistry(store.engine, beat_seconds=5, clock=lambda: now[0])
+    registry = SqlNodeStore(store.engine, beat_seconds=5, clock=lambda: now[0])
     slots: list[dict[str, Any]] = [
         {"slot": 0, "item_id": 7, "process": "inbox", "reference": "r", "since": 1.0},
         {"slot": 1, "item_id": None}]
@@ -351,7 +349,7 @@ def test_sla_events_are_raised_once_per_item(store: SqlStore) -> None:
                             NewItem("fine", {"n": 3})], actor="test")
     queue_id = store.get_process("inbox").queue_id
     counted: list[tuple[str, str]] = []
-    watch = SlaWatch(store.engine, on_event=lambda kind, p: counted.append((kind, p)))
+    watch = SlaWatch(store.monitor, on_event=lambda kind, p: counted.append((kind, p)))
     with capture_logs() as logs:
         first = watch.check([queue_id])
         again = watch.check([queue_id])
@@ -371,7 +369,7 @@ def test_the_overview_counts_what_status_counts(store: SqlStore) -> None:
     claimed = store.claim("inbox", "w", limit=3)
     store.complete(claimed[0].id, "w")
     store.fail_business(claimed[1].id, "w", code="X", message="no")
-    (q,) = queue_overview(store.engine)
+    (q,) = store.monitor.overview()
     (s,) = store.queue_status()
     assert q.counts == {"new": 2, "retry_scheduled": 0, "in_progress": 1, "dead": 0}
     assert q.oldest_waiting_at == s.oldest_waiting_at
@@ -384,7 +382,7 @@ def test_the_overview_counts_what_status_counts(store: SqlStore) -> None:
 def test_metrics_are_served_on_loopback(store: SqlStore) -> None:
     register(store)
     store.enqueue("inbox", items(4), actor="test")
-    metrics = Metrics(store.engine)
+    metrics = Metrics(store.monitor)
     metrics.item_finished("inbox", "done", 1.5)
     metrics.item_finished("inbox", "application", 0.2)
     metrics.watch_slots(lambda: 1, 2)
@@ -408,7 +406,7 @@ def test_metrics_are_served_on_loopback(store: SqlStore) -> None:
 
 def test_a_stalled_scrape_does_not_stall_the_worker(store: SqlStore) -> None:
     """The collector runs in the HTTP server's thread, never in the event loop."""
-    metrics = Metrics(store.engine)
+    metrics = Metrics(store.monitor)
     seen: list[str] = []
     thread = threading.Thread(target=lambda: seen.append(
         generate_latest(metrics.registry).decode()))
@@ -430,7 +428,7 @@ def test_the_live_view_fits_80_columns_and_shows_what_matters(store: SqlStore) -
     done = store.claim("inbox", "w", limit=2)
     for item in done:
         store.complete(item.id, "w")
-    NodeRegistry(store.engine).register("w1", node="node-a", role="serve", slots=[
+    store.nodes.register("w1", node="node-a", role="serve", slots=[
         {"slot": 0, "item_id": 1, "process": "inbox", "reference": "r0", "since": 1.0}])
     console = Console(width=80, record=True, color_system="truecolor", force_terminal=True)
     console.print(render(store, timezone="Europe/Oslo", risk_window=3600, interval=2))
@@ -452,7 +450,7 @@ def test_the_scheduler_alone_fires_and_stops_on_sigterm(db_url: str, tmp_path: A
     import os
     import signal
 
-    from orchestrator.scheduling.runner import ServiceOptions, serve
+    from orchestrator.node import ServiceOptions, serve
     from orchestrator.settings import load_settings
     register(store, triggers=[{"interval": "1s"}], feeder=f"{HERE}:tick_feeder")
     settings = load_settings(database_url=db_url, data_dir=tmp_path)
@@ -461,7 +459,7 @@ def test_the_scheduler_alone_fires_and_stops_on_sigterm(db_url: str, tmp_path: A
         task = asyncio.create_task(serve(store, settings, WorkerOptions(),
                                          ServiceOptions(metrics_port=0, node_name="sched"),
                                          with_worker=False))
-        registry = NodeRegistry(store.engine)
+        registry = store.nodes
         deadline = time.monotonic() + 30
         while not (len(await asyncio.to_thread(fire_rows, store)) >= 2 and any(
                 n.leader and n.role == "scheduler" for n in registry.nodes())):
@@ -472,7 +470,7 @@ def test_the_scheduler_alone_fires_and_stops_on_sigterm(db_url: str, tmp_path: A
         return await asyncio.wait_for(task, 30)
 
     assert asyncio.run(run_and_stop()) is None
-    (node,) = NodeRegistry(store.engine).nodes(include_gone=True)
+    (node,) = store.nodes.nodes(include_gone=True)
     assert (node.node, node.role, node.state(time.time()), node.leader) == (
         "sched", "scheduler", "stopped", False)
     assert len(references(store)) == len(fire_rows(store)) >= 2

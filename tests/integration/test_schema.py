@@ -12,7 +12,7 @@ from alembic import command
 
 from orchestrator.db import alembic_config, current_revision, upgrade
 from queues import open_store
-from queues.sql_operator import SqlStore
+from queues.sql_store import SqlStore
 from tests.conftest import PG_ADMIN_URL, items, make_spec, truncate_all
 
 ACTOR = "user:test"

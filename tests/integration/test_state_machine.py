@@ -21,7 +21,7 @@ from hypothesis.stateful import (
 
 from orchestrator.db import upgrade
 from queues import LeaseLost, NewItem, RetryPolicy, Status, open_store
-from queues.sql_operator import SqlStore
+from queues.sql_store import SqlStore
 from queues.states import ABANDONABLE, FINAL, RETRYABLE_BY_OPERATOR
 from tests.conftest import make_spec, truncate_all
 

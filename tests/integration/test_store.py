@@ -21,7 +21,7 @@ from queues import (
     open_store,
 )
 from queues.schema import audit_chains, audit_events
-from queues.sql_operator import SqlStore
+from queues.sql_store import SqlStore
 from tests.conftest import items, make_spec
 
 ACTOR = "user:test"

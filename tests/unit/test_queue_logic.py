@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from queues import Priority, RetryPolicy
-from queues.audit import GENESIS, _check_chain, canonical_json, event_hash
+from queues.chain import GENESIS, canonical_json, check_chain, event_hash
 
 
 def test_retry_policy_gives_up_at_the_limit() -> None:
@@ -60,19 +60,19 @@ def _chain(n: int) -> list[dict[str, object]]:
 
 def test_chain_check_accepts_an_intact_chain() -> None:
     rows = _chain(5)
-    assert _check_chain("w", 1, str(rows[-1]["hash"]), 5, rows) == (5, None)
+    assert check_chain("w", 1, str(rows[-1]["hash"]), 5, rows) == (5, None)
 
 
 def test_chain_check_names_the_altered_row() -> None:
     rows = _chain(5)
     rows[2]["actor"] = "mallory"
-    _, finding = _check_chain("w", 1, str(rows[-1]["hash"]), 5, rows)
+    _, finding = check_chain("w", 1, str(rows[-1]["hash"]), 5, rows)
     assert finding is not None and finding.event_id == 3 and "altered" in finding.problem
 
 
 def test_chain_check_finds_a_removed_middle_and_a_removed_tail() -> None:
     rows = _chain(5)
-    _, gap = _check_chain("w", 1, str(rows[-1]["hash"]), 5, rows[:2] + rows[3:])
+    _, gap = check_chain("w", 1, str(rows[-1]["hash"]), 5, rows[:2] + rows[3:])
     assert gap is not None and gap.event_id == 4 and "removed" in gap.problem
-    _, tail = _check_chain("w", 1, str(rows[-1]["hash"]), 5, rows[:4])
+    _, tail = check_chain("w", 1, str(rows[-1]["hash"]), 5, rows[:4])
     assert tail is not None and tail.event_id is None and "last event" in tail.problem

@@ -18,7 +18,7 @@ from orchestrator.reports.allocation import (
     largest_remainder,
 )
 from orchestrator.reports.allocation import ProcessUsage as ReExported
-from orchestrator.reports.hours import ProcessUsage, UsageError
+from orchestrator.reports.hours import ProcessUsage, UsageFiguresError
 from orchestrator.reports.periods import ReportError
 
 # ---------------------------------------------------------------- largest_remainder
@@ -257,9 +257,9 @@ def test_cost_line_validation(kwargs: dict[str, object], message: str) -> None:
 
 def test_input_validation() -> None:
     assert ReExported is ProcessUsage
-    with pytest.raises(UsageError, match="counts"):
+    with pytest.raises(UsageFiguresError, match="counts"):
         ProcessUsage("a", "O", "1", -1, 0, Decimal(0), Decimal(0))
-    with pytest.raises(UsageError, match="freed_minutes"):
+    with pytest.raises(UsageFiguresError, match="freed_minutes"):
         ProcessUsage("a", "O", "1", 0, 0, Decimal(0), Decimal(-1))
     assert ProcessUsage("a", "O", "1", 0, 0, 1.5, 2).robot_seconds == Decimal("1.5")  # type: ignore[arg-type]
     twice = [usage()[0], usage()[0]]

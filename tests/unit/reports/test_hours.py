@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator.reports.hours import ProcessUsage, UsageError, hours_rollup
+from orchestrator.reports.hours import ProcessUsage, UsageFiguresError, hours_rollup
 from orchestrator.reports.periods import parse_period
 
 ROWS = [
@@ -95,7 +95,7 @@ def test_other_row_shapes_are_validated_and_exact() -> None:
     assert report.total.freed_minutes == Decimal(
         "0.3"
     )  # 0.1 + 0.2 exactly, not 0.30000000000000004
-    with pytest.raises(UsageError, match="counts"):
+    with pytest.raises(UsageFiguresError, match="counts"):
         hours_rollup([SqlRow(items_done=-1)], "owner", Q3)  # type: ignore[list-item]
 
 
@@ -107,13 +107,13 @@ def test_empty_input_gives_a_zero_total() -> None:
 
 
 def test_bad_input() -> None:
-    with pytest.raises(UsageError, match="group"):
+    with pytest.raises(UsageFiguresError, match="group"):
         hours_rollup(ROWS, "colour", Q3)  # type: ignore[arg-type]
-    with pytest.raises(UsageError, match="fte_hours_per_year"):
+    with pytest.raises(UsageFiguresError, match="fte_hours_per_year"):
         hours_rollup(ROWS, "owner", Q3, fte_hours_per_year=0)
-    with pytest.raises(UsageError, match="6 fields"):
+    with pytest.raises(UsageFiguresError, match="6 fields"):
         hours_rollup([("a", "b")], "owner", Q3)  # type: ignore[list-item]
-    with pytest.raises(UsageError, match=">= 0"):
+    with pytest.raises(UsageFiguresError, match=">= 0"):
         hours_rollup([("a", "b", "c", 1, 0, Decimal(-1))], "owner", Q3)
 
 
