@@ -117,7 +117,7 @@ from rich.table import Table
 from orchestrator.db import upgrade
 from queues import ClaimedItem, NewItem, ProcessSpec, open_store
 from queues.schema import NO_DEADLINE
-from queues.sql_store_core import SqlStore
+from queues.sql_store import SqlStore
 from queues.sqlite_store import WAKE_POLL_SECONDS
 
 PROCESS = "bench"

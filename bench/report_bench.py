@@ -87,7 +87,7 @@ from orchestrator.reports import service
 from orchestrator.settings import Settings, load_settings
 from queues import ProcessSpec, open_store
 from queues.schema import ATTEMPT_END_ACTIONS, audit_chains
-from queues.sql_store_core import SqlStore
+from queues.sql_store import SqlStore
 
 PG_ADMIN_URL = os.environ.get("RPA_TEST_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/test")
