@@ -88,14 +88,16 @@ class Worker:
     def __init__(self, store: Store, browser: BrowserHost, options: WorkerOptions, *,
                  credentials: Callable[[str], Any],
                  evidence_root: Any,
-                 hooks: Sequence[WorkerHook] = ()):
+                 hooks: Sequence[WorkerHook] = (),
+                 slot_factory: Callable[[int, SlotEnv], Slot] = Slot):
         self.store = store
         self.browser = browser
         self.opt = options
         self.id = options.worker_id
         self.env = SlotEnv(browser=browser, evidence_root=evidence_root,
                            credentials=credentials, trace=options.trace)
-        self.slots = [Slot(i, self.env) for i in range(options.slots)]
+        # unit tests pass slots that run a script instead of a browser
+        self.slots = [slot_factory(i, self.env) for i in range(options.slots)]
         self.hooks = list(hooks)
         self.report = WorkerReport()
         self.served: dict[str, Served] = {}

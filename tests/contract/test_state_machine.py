@@ -20,12 +20,13 @@ from hypothesis.stateful import (
 )
 
 from orchestrator.db import upgrade
-from queues import LeaseLost, NewItem, RetryPolicy, Status, open_store
-from queues.sql_store import SqlStore
+from queues import LeaseLost, NewItem, RetryPolicy, Status, Store, open_store
 from queues.states import ABANDONABLE, FINAL, RETRYABLE_BY_OPERATOR
+from queues.testing import InMemoryStore
 from tests.conftest import make_spec, truncate_all
 
 MAX_ATTEMPTS = 2
+MEMORY = "memory"  # the url that means the in-memory store
 
 
 class QueueMachine(RuleBasedStateMachine):
@@ -36,8 +37,9 @@ class QueueMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.store = open_store(self.url, writer=f"prop-{uuid.uuid4().hex[:8]}")
-        assert isinstance(self.store, SqlStore)
+        writer = f"prop-{uuid.uuid4().hex[:8]}"
+        self.store: Store = (InMemoryStore(writer=writer) if self.url == MEMORY
+                             else open_store(self.url, writer=writer))
         self.store.upsert_process(
             make_spec(retry=RetryPolicy(MAX_ATTEMPTS, 0.0, 0.0, jitter=False)),
             actor="user:p")
@@ -178,6 +180,8 @@ def _run(url: str, examples: int, steps: int) -> None:
 
 
 def truncate_or_reset(url: str) -> None:
+    if url == MEMORY:
+        return  # each machine run makes a store of its own
     if url.startswith("sqlite"):
         path = Path(url.removeprefix("sqlite:///"))
         for suffix in ("", "-wal", "-shm"):
@@ -185,6 +189,10 @@ def truncate_or_reset(url: str) -> None:
         upgrade(url)
     else:
         truncate_all(url)
+
+
+def test_state_machine_on_memory() -> None:
+    _run(MEMORY, examples=60, steps=30)
 
 
 def test_state_machine_on_sqlite(tmp_path: Path) -> None:

@@ -1,0 +1,143 @@
+"""The dispatch loop over the fake store: outcomes, concurrency, hooks, stopping."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from queues.testing import InMemoryStore
+from structlog.testing import capture_logs
+
+from orchestrator.worker.hooks import WorkerHook
+from orchestrator.worker.slot import Outcome
+from queues import ClaimedItem, ItemFilter, QueueNotFound
+from tests.conftest import items, make_spec
+from tests.unit.runtime.conftest import make_worker, scripted
+
+
+def statuses(store: InMemoryStore) -> dict[str, str]:
+    return {i.reference: i.status for i in store.list_items(ItemFilter(limit=0))}
+
+
+class Recorder(WorkerHook):
+    """Every moment a hook sees, in order."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    async def started(self, worker: Any) -> None:
+        self.seen.append("started")
+
+    def claimed(self, worker: Any, item: ClaimedItem) -> None:
+        self.seen.append(f"claimed {item.reference}")
+
+    def finished(self, worker: Any, item: ClaimedItem, outcome: Outcome) -> None:
+        self.seen.append(f"finished {item.reference} {outcome.kind}")
+
+    async def tick(self, worker: Any) -> None:
+        self.seen.append("tick")
+
+    async def stopping(self, worker: Any) -> None:
+        self.seen.append("stopping")
+
+
+def test_a_worker_does_every_item_and_tells_its_hooks(store: InMemoryStore) -> None:
+    store.enqueue("invoices", items(5), actor="test")
+    hook = Recorder()
+    report = asyncio.run(make_worker(store, scripted(), hooks=[hook]).run())
+
+    assert report.done == 5 and set(statuses(store).values()) == {"done"}
+    assert hook.seen[0] == "started" and hook.seen[-1] == "stopping"
+    for i in range(5):
+        assert hook.seen.index(f"claimed r{i}") < hook.seen.index(f"finished r{i} done")
+    assert "tick" in hook.seen
+    assert store.verify_audit().ok
+
+
+def test_outcomes_reach_the_store_as_the_state_machine_says(store: InMemoryStore) -> None:
+    store.enqueue("invoices", items(3), actor="test")
+
+    def script(item: ClaimedItem) -> Outcome:
+        return {"r0": Outcome("done"),
+                "r1": Outcome("business", code="VAT_MISMATCH", message="VAT is wrong"),
+                "r2": Outcome("application", error_type="TimeoutError", message="slow"),
+                }[item.reference]
+
+    report = asyncio.run(make_worker(store, scripted(script)).run())
+    assert statuses(store) == {"r0": "done", "r1": "business_failed", "r2": "dead"}
+    assert (report.done, report.business, report.application) == (1, 1, 3)  # 3 attempts
+    failed = store.get_item(store.list_items(ItemFilter(statuses=("business_failed",)))[0].id)
+    assert (failed.error_code, failed.attempts) == ("VAT_MISMATCH", 1)
+
+
+def test_a_process_never_runs_more_items_at_once_than_its_concurrency(
+        store: InMemoryStore) -> None:
+    store.upsert_process(make_spec("solo", concurrency=1), actor="test")
+    store.enqueue("solo", items(4), actor="test")
+    slots = scripted(delay=0.02)
+    asyncio.run(make_worker(store, slots, slots=3, processes=["solo"]).run())
+    assert slots.most_at_once == 1
+    assert set(statuses(store).values()) == {"done"}
+
+
+def test_free_slots_run_items_side_by_side(store: InMemoryStore) -> None:
+    store.upsert_process(make_spec("wide", concurrency=4), actor="test")
+    store.enqueue("wide", items(8), actor="test")
+    slots = scripted(delay=0.05)
+    asyncio.run(make_worker(store, slots, slots=4, processes=["wide"]).run())
+    assert slots.most_at_once == 4
+
+
+def test_a_failing_hook_is_logged_and_the_work_goes_on(store: InMemoryStore) -> None:
+    class Broken(WorkerHook):
+        async def tick(self, worker: Any) -> None:
+            raise OSError("the registry is down")
+
+    store.enqueue("invoices", items(3), actor="test")
+    with capture_logs() as logs:
+        report = asyncio.run(make_worker(store, scripted(), hooks=[Broken()]).run())
+    assert report.done == 3
+    failed = [e for e in logs if e["event"] == "worker.hook_failed"]
+    assert failed and failed[0]["hook"] == "Broken" and failed[0]["moment"] == "tick"
+
+
+def test_a_stop_lets_items_finish_within_grace_and_gives_the_rest_back(
+        store: InMemoryStore) -> None:
+    store.enqueue("invoices", items(2), actor="test")
+    slots = scripted(delay=5.0)  # longer than the grace
+
+    async def run_and_stop() -> Any:
+        worker = make_worker(store, slots, until_empty=False, grace_seconds=0.1)
+        task = asyncio.create_task(worker.run())
+        while slots.running < 2:
+            await asyncio.sleep(0.01)
+        worker.request_stop()
+        return await task
+
+    report = asyncio.run(run_and_stop())
+    assert report.released == 2 and report.done == 0
+    for item in store.list_items(ItemFilter(limit=0)):
+        # given back without spending an attempt: claimable again, its limit raised by one
+        assert item.status == "new" and item.attempt_limit == item.attempts + 3
+
+
+def test_an_unknown_process_is_refused_before_any_work(store: InMemoryStore) -> None:
+    with pytest.raises(QueueNotFound, match="no-such"):
+        asyncio.run(make_worker(store, scripted(), processes=["no-such"]).run())
+
+
+def test_until_empty_leaves_items_of_a_closed_window_and_says_so(
+        store: InMemoryStore) -> None:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+    today = datetime.now(ZoneInfo("Europe/Oslo")).date()
+    closed = {"holidays": {"dates": [(today + timedelta(days=d)).isoformat()
+                                     for d in (-1, 0, 1)]}, "timezone": "Europe/Oslo"}
+    store.upsert_process(make_spec("night", definition=closed), actor="test")
+    store.enqueue("night", items(2), actor="test")
+    with capture_logs() as logs:
+        report = asyncio.run(make_worker(store, scripted(), processes=["night"]).run())
+    assert report.done == 0 and set(statuses(store).values()) == {"new"}
+    assert any(e["event"] == "worker.items_left_waiting" and e["process"] == "night"
+               for e in logs)
