@@ -10,9 +10,12 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   "$PYTHON" -m venv .venv
 fi
-echo "==> installing the project and its dev tools into .venv"
+echo "==> installing the locked dependencies (requirements/dev.lock), then the project"
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[dev]"
+# Every runtime and dev dependency at the exact version and hash of the lock, so two
+# installs lint, type-check and test alike; scripts/lock.sh re-pins after pyproject edits.
+.venv/bin/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+.venv/bin/python -m pip install --quiet --no-deps -e .
 
 have_browser() {
   [ -n "${RPA_BROWSER_PATH:-}" ] && [ -x "${RPA_BROWSER_PATH}" ] && return 0
