@@ -474,3 +474,50 @@ def test_the_scheduler_alone_fires_and_stops_on_sigterm(db_url: str, tmp_path: A
     assert (node.node, node.role, node.state(time.time()), node.leader) == (
         "sched", "scheduler", "stopped", False)
     assert len(references(store)) == len(fire_rows(store)) >= 2
+
+
+# -- nothing executable from the database ---------------------------------------------------
+class _Planted:
+    """Unpickling this touches a file: what a planted job row would run."""
+
+    def __init__(self, marker: Any):
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        from pathlib import Path
+        return (Path.touch, (self.marker,))
+
+
+def test_a_planted_pickled_job_row_runs_nothing(tmp_path: Any) -> None:
+    """APScheduler's SQLAlchemy job store unpickled `apscheduler_jobs.job_state` at start;
+    the scheduler now rebuilds its jobs from the processes and reads no such row."""
+    import pickle
+    import sqlite3
+
+    from orchestrator.db import upgrade
+    url = f"sqlite:///{tmp_path / 'rpa.db'}"
+    upgrade(url)
+    marker = tmp_path / "pwned"
+    with sqlite3.connect(tmp_path / "rpa.db") as raw:  # the table as migration 0004 made it
+        raw.execute("CREATE TABLE apscheduler_jobs (id VARCHAR(191) PRIMARY KEY, "
+                    "next_run_time FLOAT, job_state BLOB NOT NULL)")
+        raw.execute("INSERT INTO apscheduler_jobs VALUES (?, ?, ?)",
+                    ("planted", 0.0, pickle.dumps(_Planted(marker))))
+    store = open_store(url, writer="test")
+    assert isinstance(store, SqlStore)
+    register(store, triggers=[{"interval": "1s", "coalesce": False}])
+
+    async def lead() -> None:
+        stop = asyncio.Event()
+        service = SchedulerService(store, node_id="n", node_name="n", elect_every=0.1)
+        task = asyncio.create_task(service.run(stop))
+        await asyncio.sleep(2.5)
+        stop.set()
+        await task
+
+    try:
+        asyncio.run(lead())
+        assert fire_rows(store), "the scheduler ran and fired"
+        assert not marker.exists(), "a pickled row from the database was unpickled"
+    finally:
+        store.close()
