@@ -8,11 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from queues.testing import InMemoryStore
 
 from orchestrator.worker.loop import Worker, WorkerOptions
 from orchestrator.worker.slot import Outcome, Slot, SlotEnv
 from queues import ClaimedItem
+from queues.testing import InMemoryStore
 from tests.conftest import make_spec
 
 Script = Callable[[ClaimedItem], Outcome]

@@ -7,13 +7,12 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from queues.testing import InMemoryStore
-
 from orchestrator.scheduling.dispatch import Dispatcher
 from orchestrator.scheduling.gate import gate_for
 from orchestrator.scheduling.service import SchedulerService
 from orchestrator.scheduling.triggers import timed_triggers
 from queues import ItemFilter, NewItem
+from queues.testing import InMemoryStore
 from tests.conftest import items, make_spec
 
 HERE = __name__

@@ -6,12 +6,12 @@ import asyncio
 from typing import Any
 
 import pytest
-from queues.testing import InMemoryStore
 from structlog.testing import capture_logs
 
 from orchestrator.worker.hooks import WorkerHook
 from orchestrator.worker.slot import Outcome
 from queues import ClaimedItem, ItemFilter, QueueNotFound
+from queues.testing import InMemoryStore
 from tests.conftest import items, make_spec
 from tests.unit.runtime.conftest import make_worker, scripted
 
