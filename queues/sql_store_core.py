@@ -10,9 +10,6 @@ hooks that `SqliteStore` and `PostgresStore` fill in.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +19,7 @@ import sqlalchemy as sa
 
 from queues import audit
 from queues.engine import wrapped_errors
+from queues.enqueue_events import ENQUEUE_CHUNK, default_writer, enqueued_event
 from queues.errors import IllegalTransition, ItemNotFound, LeaseLost, QueueNotFound
 from queues.hot_tx import HotConnection, HotConnections, NeedsFullPath
 from queues.models import (
@@ -50,32 +48,7 @@ from queues.store import Store
 from queues.validation import validate_items
 
 wi = work_items
-ENQUEUE_CHUNK = 1000
 HINTS_MAX = 10_000
-
-
-def enqueued_event(make: Callable[..., audit.AuditEvent], snap: ProcessSnapshot, actor: str,
-                   now: float, added: Sequence[tuple[str, int]],
-                   extra: dict[str, Any] | None = None) -> audit.AuditEvent:
-    """One `items.enqueued` event for the items one enqueue transaction added.
-
-    One event per chunk, not per item: per-item events (a hash, two canonical
-    JSON texts and five index entries each) cost more than the items
-    themselves and capped a bulk enqueue near 13,000 items/s. The event names
-    the items by their id range and a digest of their references, and is
-    chained like any other, so the batch is as tamper-evident; `item_id` is the
-    first id, and `audit_events(item_id=...)` finds the batch of any item in it.
-    """
-    ids = [item_id for _, item_id in added]
-    digest = hashlib.sha256("\n".join(ref for ref, _ in added).encode("utf-8")).hexdigest()
-    return make(snap, actor, "items.enqueued", now, item_id=min(ids),
-                details={**(extra or {}), "count": len(ids), "first_id": min(ids),
-                         "last_id": max(ids), "references_sha256": digest})
-
-
-def default_writer(purpose: str) -> str:
-    """A chain name unique to this process: host, pid and what it is for."""
-    return f"{purpose}@{socket.gethostname()}:{os.getpid()}:{int(time.time())}"
 
 
 class SqlStoreCore(Store):

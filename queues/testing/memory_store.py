@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from queues.chain import AuditEvent, VerifyResult
+from queues.enqueue_events import ENQUEUE_CHUNK, default_writer, enqueued_event
 from queues.errors import IllegalTransition, ItemNotFound, LeaseLost, QueueNotFound
 from queues.leadership import Leadership, SoleLeadership
 from queues.models import (
@@ -24,7 +25,6 @@ from queues.models import (
     QueueStatus,
 )
 from queues.schema import NO_DEADLINE
-from queues.sql_store_core import ENQUEUE_CHUNK, default_writer, enqueued_event
 from queues.states import ABANDONABLE, RETRYABLE_BY_OPERATOR, Outcome, Status
 from queues.store import Store
 from queues.testing.siblings import (
@@ -182,7 +182,7 @@ class InMemoryStore(Store):
                 added[item.reference] = row.id
                 fresh.append((item.reference, row.id))
             if fresh:
-                self._audit([enqueued_event(self._event_of, proc, actor,  # type: ignore[arg-type]
+                self._audit([enqueued_event(self._event_of, proc, actor,
                                             now, fresh, details)])
             if progress:
                 progress(len(chunk))
