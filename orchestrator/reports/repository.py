@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import sqlalchemy as sa
 
 from orchestrator.errors import ReportError
 from queues import Store
 from queues.engine import wrapped_errors
-from queues.schema import audit_events
+from queues.schema import audit_events, candidates_t
 
 
 class ReportRepository:
@@ -47,6 +48,28 @@ class ReportRepository:
         """One write transaction, with the store's error wrapping."""
         with wrapped_errors(action), self.engine.begin() as conn:
             yield conn
+
+    def add_candidate(self, values: dict[str, Any]) -> bool:
+        """Insert a candidate row; False (nothing written) if its name is taken."""
+        with self.writing(f"add candidate {values['name']}") as conn:
+            taken = conn.execute(sa.select(candidates_t.c.id)
+                                 .where(candidates_t.c.name == values["name"])).first()
+            if taken is not None:
+                return False
+            conn.execute(sa.insert(candidates_t).values(**values))
+        return True
+
+    def link_candidate(self, name: str, process: str) -> bool:
+        """Record that a candidate became `process`; False if there is no such candidate."""
+        with self.writing(f"link candidate {name}") as conn:
+            done = conn.execute(sa.update(candidates_t).where(candidates_t.c.name == name)
+                                .values(process=process)).rowcount
+        return bool(done)
+
+    @staticmethod
+    def candidates(conn: sa.Connection) -> list[sa.RowMapping]:
+        """Every candidate row, inside the caller's read transaction."""
+        return list(conn.execute(sa.select(candidates_t)).mappings())
 
     def freed_minutes(self, process: str) -> float:
         """Every minute the ledger credits `process` with, all time (the demo's check)."""

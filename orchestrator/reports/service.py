@@ -55,7 +55,6 @@ from orchestrator.reports.render import costs_to_report, hours_to_report
 from orchestrator.reports.repository import ReportRepository
 from orchestrator.settings import Settings
 from queues import Store
-from queues.schema import candidates_t
 
 DEFAULT_COSTS_FILE = Path(__file__).with_name("default_costs.yaml")
 LOCAL_COSTS_FILE = Path("config") / "costs.yaml"
@@ -67,13 +66,6 @@ DEFAULT_PERIOD = "this-year"
 def reading(store: Store, action: str) -> Iterator[sa.Connection]:
     """One read-only transaction on the store's database (see `ReportRepository`)."""
     with ReportRepository.of(store).reading(action) as conn:
-        yield conn
-
-
-@contextmanager
-def writing(store: Store, action: str) -> Iterator[sa.Connection]:
-    """One write transaction on the store's database (candidates only)."""
-    with ReportRepository.of(store).writing(action) as conn:
         yield conn
 
 
@@ -342,17 +334,15 @@ def add_candidate(store: Store, *, name: str, owner: str, volume_per_month: Deci
                           Decimal(str(rule_based_share)), stability, digital)
     scored = rank_candidates([candidate])[0]
     _check_process(store, process)
-    with writing(store, f"add candidate {name}") as conn:
-        taken = conn.execute(sa.select(candidates_t.c.id)
-                             .where(candidates_t.c.name == name)).first()
-        if taken is not None:
-            raise CandidateError(f"a candidate named {name!r} already exists: see "
-                                 "`rpa candidates list`")
-        conn.execute(sa.insert(candidates_t).values(
-            name=name, owner=owner, volume_per_month=float(candidate.volume_per_month),
-            minutes_per_item=float(candidate.minutes_per_item),
-            rule_based_share=float(candidate.rule_based_share), target_stability=stability,
-            digital_input=digital, created_at=store.clock(), process=process, notes=notes))
+    values = {"name": name, "owner": owner,
+              "volume_per_month": float(candidate.volume_per_month),
+              "minutes_per_item": float(candidate.minutes_per_item),
+              "rule_based_share": float(candidate.rule_based_share),
+              "target_stability": stability, "digital_input": digital,
+              "created_at": store.clock(), "process": process, "notes": notes}
+    if not ReportRepository.of(store).add_candidate(values):
+        raise CandidateError(f"a candidate named {name!r} already exists: see "
+                             "`rpa candidates list`")
     store.record_event(actor=actor, action="candidate.added", process=process, details={
         "name": name, "owner": owner, "volume_per_month": str(candidate.volume_per_month),
         "minutes_per_item": str(candidate.minutes_per_item),
@@ -365,11 +355,8 @@ def add_candidate(store: Store, *, name: str, owner: str, volume_per_month: Deci
 def link_candidate(store: Store, name: str, process: str, *, actor: str) -> None:
     """Record that a candidate became ``process`` (audited as ``candidate.linked``)."""
     _check_process(store, process)
-    with writing(store, f"link candidate {name}") as conn:
-        done = conn.execute(sa.update(candidates_t).where(candidates_t.c.name == name)
-                            .values(process=process)).rowcount
-        if not done:
-            raise CandidateError(f"no candidate named {name!r}: see `rpa candidates list`")
+    if not ReportRepository.of(store).link_candidate(name, process):
+        raise CandidateError(f"no candidate named {name!r}: see `rpa candidates list`")
     store.record_event(actor=actor, action="candidate.linked", process=process,
                        details={"name": name, "process": process})
 
@@ -396,7 +383,7 @@ def list_candidates(store: Store, *, period: str | Period | None = None,
     day = today or datetime.now(tz).date()
     fixed = None if period is None else as_period(period, settings, day)
     with reading(store, "list candidates") as conn:
-        rows = list(conn.execute(sa.select(candidates_t)).mappings())
+        rows = ReportRepository.candidates(conn)
         registered = registered_processes(conn)
         realised: dict[str, Realised] = {}
         for process in sorted({r["process"] for r in rows if r["process"]}):
