@@ -45,4 +45,8 @@ def load_bot(name: str) -> type[Bot]:
         known = ", ".join(sorted(available()))
         raise UnknownBot(f"no bot named {name!r}: known bots are {known} "
                          f"(install more as packages with an {GROUP!r} entry point)")
-    return _load(where)
+    try:
+        return _load(where)
+    except (ImportError, AttributeError, TypeError) as err:  # a broken or missing install
+        raise UnknownBot(f"bot {name!r} ({where}) cannot be loaded: "
+                         f"{type(err).__name__}: {err}") from err

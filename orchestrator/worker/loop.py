@@ -22,7 +22,7 @@ from typing import Any
 
 import structlog
 
-from bots import Bot, load_bot
+from bots import Bot, UnknownBot, load_bot
 from orchestrator.scheduling.gate import ProcessGate, gate_for, settings_timezone
 from orchestrator.worker.browser import BrowserHost
 from orchestrator.worker.hooks import WorkerHook
@@ -109,23 +109,46 @@ class Worker:
         self._wake: asyncio.Task[bool] | None = None
         self._claimed_at: dict[int, float] = {}
         self._gated: set[str] = set()  # processes whose gate refused the last claim round
+        self._skipped: dict[str, str] = {}  # process -> the bot that could not be loaded
         self._last_claimed: str | None = None  # claim rounds start after this process
 
     # -- set-up ---------------------------------------------------------------------
     def _load_processes(self) -> None:
+        """Serve the wanted processes as registered now; skip one whose bot cannot load.
+
+        A process registered with a bot this machine lacks must not stop the
+        worker serving every other process: it is skipped with one error event
+        (per bot name), and served again once its bot loads. Only when every
+        process named on the command line fails is it the caller's mistake.
+        """
         infos = {p.spec.name: p for p in self.store.list_processes()}
         wanted = self.opt.processes or sorted(infos)
         unknown = [n for n in wanted if n not in infos]
         if unknown:
             raise QueueNotFound(f"unknown process(es) {', '.join(unknown)}: see `rpa process list`")
+        failures: list[UnknownBot] = []
         for name in wanted:
             spec = infos[name].spec
             current = self.served.get(name)
-            bot = current.bot if current and current.bot.name == spec.bot else load_bot(spec.bot)()
+            try:
+                bot = (current.bot if current and current.bot.name == spec.bot
+                       else load_bot(spec.bot)())
+            except UnknownBot as err:
+                failures.append(err)
+                self.served.pop(name, None)  # items in flight keep their own bot
+                if self._skipped.get(name) != spec.bot:
+                    self._skipped[name] = spec.bot
+                    log.error("worker.process_skipped", process=name, bot=spec.bot,
+                              error=str(err))
+                continue
+            if self._skipped.pop(name, None) is not None:
+                log.info("worker.process_resumed", process=name, bot=spec.bot)
             self.served[name] = Served(
                 name=name, bot=bot, config=dict(spec.definition.get("bot_config", {})),
                 concurrency=spec.concurrency, lease_seconds=spec.lease_seconds,
                 gate=gate_for(infos[name], self.opt.timezone, current.gate if current else None))
+        if self.opt.processes and failures and not self.served:
+            raise failures[0]  # `--process` named only processes this worker cannot run
 
     def request_stop(self) -> None:
         """First signal: finish up. Second: leave now; leases bring the items back."""

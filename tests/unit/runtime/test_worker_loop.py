@@ -141,3 +141,37 @@ def test_until_empty_leaves_items_of_a_closed_window_and_says_so(
     assert report.done == 0 and set(statuses(store).values()) == {"new"}
     assert any(e["event"] == "worker.items_left_waiting" and e["process"] == "night"
                for e in logs)
+
+
+def test_a_process_whose_bot_cannot_load_is_skipped_and_the_others_served(
+        store: InMemoryStore) -> None:
+    store.upsert_process(make_spec("orphan", bot="no-such-bot"), actor="test")
+    store.enqueue("invoices", items(3), actor="test")
+    store.enqueue("orphan", items(2, prefix="o"), actor="test")
+    with capture_logs() as logs:
+        report = asyncio.run(make_worker(store, scripted()).run())
+    assert report.done == 3
+    assert statuses(store) == {"r0": "done", "r1": "done", "r2": "done",
+                               "o0": "new", "o1": "new"}  # untouched: no attempt burned
+    skipped = [e for e in logs if e["event"] == "worker.process_skipped"]
+    assert len(skipped) == 1 and skipped[0]["process"] == "orphan"
+    assert "no-such-bot" in skipped[0]["error"]
+
+
+def test_naming_only_processes_whose_bot_cannot_load_is_refused(
+        store: InMemoryStore) -> None:
+    from bots import UnknownBot
+    store.upsert_process(make_spec("orphan", bot="no-such-bot"), actor="test")
+    with pytest.raises(UnknownBot, match="no-such-bot"):
+        asyncio.run(make_worker(store, scripted(), processes=["orphan"]).run())
+
+
+def test_a_bot_whose_module_is_missing_is_an_unknown_bot() -> None:
+    from bots import UnknownBot, load_bot
+    from bots._registry import BUILTIN
+    BUILTIN["broken-test-bot"] = "no_such_module_anywhere:Bot"
+    try:
+        with pytest.raises(UnknownBot, match="cannot be loaded: ModuleNotFoundError"):
+            load_bot("broken-test-bot")
+    finally:
+        del BUILTIN["broken-test-bot"]
