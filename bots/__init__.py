@@ -15,7 +15,7 @@ Register a third-party bot with an entry point in its package:
 from __future__ import annotations
 
 from bots._base import Bot
-from bots._context import BotContext, Credential
+from bots._context import BotContext, Credential, ItemInfo
 from bots._errors import BotError, BusinessRuleError, SessionExpired, TransientError
 from bots._registry import UnknownBot, available, load_bot
 
@@ -25,6 +25,7 @@ __all__ = [
     "BotError",
     "BusinessRuleError",
     "Credential",
+    "ItemInfo",
     "SessionExpired",
     "TransientError",
     "UnknownBot",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -51,12 +52,25 @@ def _worth_retrying(err: BaseException) -> bool:
     return isinstance(err, Exception) and not isinstance(err, BusinessRuleError | SessionExpired)
 
 
+@dataclass(frozen=True)
+class ItemInfo:
+    """Which work item the bot is on: to name it in a target system, or in a log."""
+
+    id: int
+    reference: str
+    process: str
+    attempt: int  # 1 for the first try; a retry of the item counts on
+    attempt_limit: int
+    enqueued_at: datetime | None  # when the item was added, in UTC
+
+
 class BotContext:
-    """What a bot may use while it works on an item."""
+    """What a bot may use while it works on an item (`item` says which)."""
 
     def __init__(self, *, log: Any, config: Mapping[str, Any],
                  credentials: CredentialSource, evidence: EvidenceSink,
-                 http: httpx.AsyncClient | None = None):
+                 http: httpx.AsyncClient | None = None, item: ItemInfo | None = None):
+        self.item = item
         self.log = log
         self.config = dict(config)
         self._credentials = credentials

@@ -83,6 +83,7 @@ class ClaimedItem:
     attempt_limit: int
     deadline: float | None
     lease_expires_at: float
+    enqueued_at: float | None = None  # when the item was added (epoch seconds)
 
 
 @dataclass(frozen=True)

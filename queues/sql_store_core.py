@@ -351,7 +351,8 @@ class SqlStoreCore(Store):
         json_in = self.hot.json_in
         return [ClaimedItem(id=r[0], queue=snap.queue, process=snap.name, reference=r[1],
                             payload=json_in(r[2]), priority=r[3], attempt=r[4],
-                            attempt_limit=r[5], deadline=r[6], lease_expires_at=expires)
+                            attempt_limit=r[5], deadline=r[6], lease_expires_at=expires,
+                            enqueued_at=r[8])
                 for r in rows]
 
     def heartbeat(self, item_ids: Sequence[int], worker_id: str,

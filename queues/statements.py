@@ -38,7 +38,7 @@ CLAIM_SET = ("UPDATE work_items SET status='in_progress', lease_owner=?, lease_e
               "AND status IN ('new', 'retry_scheduled') AND available_at <= ? "
               "ORDER BY priority DESC, deadline_order, id LIMIT ?{lock}{close} "
               "RETURNING id, reference, payload, priority, attempts, attempt_limit, deadline, "
-              "deadline_order")
+              "deadline_order, created_at")
 
 DONE_SET = ("UPDATE work_items SET status='done', output={json}, finished_at=?, updated_at=?, "
              "error_type=NULL, error_code=NULL, error_message=NULL, lease_owner=NULL, "

@@ -15,13 +15,14 @@ import asyncio
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from playwright.async_api import BrowserContext, Page
 from pydantic import BaseModel, ValidationError
 
-from bots import Bot, BotContext, BusinessRuleError, Credential, SessionExpired
+from bots import Bot, BotContext, BusinessRuleError, Credential, ItemInfo, SessionExpired
 from orchestrator.worker.browser import BrowserHost
 from orchestrator.worker.evidence import EvidenceDir
 from orchestrator.worker.tracing import TraceMode, TraceRecorder
@@ -173,7 +174,13 @@ class Slot:
 
         logger = structlog.get_logger("bot").bind(item_id=item.id, process=item.process,
                                                   attempt=item.attempt, slot=self.index)
-        return BotContext(log=logger, config=config, credentials=credentials, evidence=attach)
+        enqueued = (None if item.enqueued_at is None
+                    else datetime.fromtimestamp(item.enqueued_at, UTC))
+        info = ItemInfo(id=item.id, reference=item.reference, process=item.process,
+                        attempt=item.attempt, attempt_limit=item.attempt_limit,
+                        enqueued_at=enqueued)
+        return BotContext(log=logger, config=config, credentials=credentials, evidence=attach,
+                          item=info)
 
     async def run(self, bot: Bot, item: ClaimedItem, config: dict[str, Any]) -> Outcome:
         """Do one item; never raises except on cancellation."""

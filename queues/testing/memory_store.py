@@ -227,7 +227,7 @@ class InMemoryStore(Store):
                     id=r.id, queue=proc.spec.queue_name, process=proc.spec.name,
                     reference=r.reference, payload=r.payload, priority=r.priority,
                     attempt=r.attempts, attempt_limit=r.attempt_limit, deadline=r.deadline,
-                    lease_expires_at=expires))
+                    lease_expires_at=expires, enqueued_at=r.created_at))
             return out
 
     def heartbeat(self, item_ids: Sequence[int], worker_id: str,

@@ -238,3 +238,10 @@ def test_every_store_implements_the_whole_interface() -> None:
     for cls in (InMemoryStore, SqliteStore, PostgresStore):
         missing = sorted(n for n in abstract if getattr(cls, n) is getattr(Store, n))
         assert not missing, f"{cls.__name__} lacks {missing}"
+
+
+def test_a_claim_says_when_its_item_was_enqueued(store: Store) -> None:
+    store.upsert_process(make_spec(), actor=ACTOR)
+    store.enqueue("invoices", items(2), actor=ACTOR)
+    for claimed in store.claim("invoices", "w", limit=2):
+        assert claimed.enqueued_at == store.get_item(claimed.id).created_at

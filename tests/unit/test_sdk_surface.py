@@ -16,7 +16,7 @@ from orchestrator.logs import mask_secrets
 from orchestrator.worker.evidence import EvidenceDir
 from orchestrator.worker.slot import Secrets
 
-EXPORTED = {"Bot", "BotContext", "BotError", "BusinessRuleError", "Credential",
+EXPORTED = {"Bot", "BotContext", "BotError", "BusinessRuleError", "Credential", "ItemInfo",
             "SessionExpired", "TransientError", "UnknownBot", "available", "load_bot"}
 
 

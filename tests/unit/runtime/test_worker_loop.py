@@ -175,3 +175,21 @@ def test_a_bot_whose_module_is_missing_is_an_unknown_bot() -> None:
             load_bot("broken-test-bot")
     finally:
         del BUILTIN["broken-test-bot"]
+
+
+def test_a_bot_sees_which_item_it_is_on(store: InMemoryStore) -> None:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from bots import ItemInfo
+    from orchestrator.worker.evidence import EvidenceDir
+    from orchestrator.worker.slot import Secrets, Slot, SlotEnv
+    store.enqueue("invoices", items(1), actor="test")
+    (item,) = store.claim("invoices", "w")
+    env = SlotEnv(browser=None, evidence_root=Path("/nonexistent"),  # type: ignore[arg-type]
+                  credentials=lambda name: None)
+    ctx = Slot(0, env)._context_for(item, {}, Secrets(),
+                                    EvidenceDir(Path("/nonexistent"), "invoices", item.id, 1))
+    assert ctx.item == ItemInfo(
+        id=item.id, reference="r0", process="invoices", attempt=1, attempt_limit=3,
+        enqueued_at=datetime.fromtimestamp(store.get_item(item.id).created_at, UTC))
