@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -15,12 +16,32 @@ def parse_duration(text: str | float | int, default_unit: str = "s") -> float:
     if isinstance(text, bool):  # YAML reads `yes` as True: not a duration
         raise ValueError(f"{text!r} is not a duration: write e.g. 90s, 15m, 8h, 2d or 1w")
     if isinstance(text, int | float):
+        if not math.isfinite(text) or text < 0:
+            raise ValueError(f"{text!r} is not a duration: give a finite number >= 0, "
+                             "or e.g. 90s, 15m, 8h, 2d or 1w")
         return float(text) * _UNITS[default_unit]
     match = _DURATION.match(str(text))
     if not match:
         raise ValueError(f"{text!r} is not a duration: write e.g. 90s, 15m, 8h, 2d or 1w")
     number, unit = match.groups()
     return float(number) * _UNITS[(unit or default_unit).lower()]
+
+
+def bounded_duration(value: str | float | int, low: float, high: float,
+                     *, low_open: bool = False) -> float:
+    """parse_duration, refused outside [low, high] (or (low, high]); the error states the bound."""
+    seconds = parse_duration(value)
+    if seconds < low or (low_open and seconds == low) or seconds > high:
+        lower = f"more than {_say(low)}" if low_open else f"at least {_say(low)}"
+        raise ValueError(f"must be {lower} and at most {_say(high)}, got {_say(seconds)}")
+    return seconds
+
+
+def _say(seconds: float) -> str:
+    for unit in ("w", "d", "h", "m"):
+        if seconds >= _UNITS[unit] and seconds % _UNITS[unit] == 0:
+            return f"{seconds / _UNITS[unit]:g}{unit}"
+    return f"{seconds:g}s"
 
 
 def parse_instant(text: str, tz: str = "Europe/Oslo") -> float:

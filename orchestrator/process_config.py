@@ -14,14 +14,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from orchestrator.durations import parse_duration
+from orchestrator.durations import bounded_duration
 from orchestrator.errors import ConfigError
 from orchestrator.scheduling.calendar import Holidays, Window
-from orchestrator.scheduling.triggers import TriggerSpec, optional_duration, optional_zone
-from orchestrator.yaml_errors import config_error, load_yaml
+from orchestrator.scheduling.triggers import TriggerSpec, optional_zone
+from orchestrator.yaml_errors import config_error, line_of, load_yaml
 from queues import Priority, ProcessSpec, RetryPolicy
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+LEASE_MIN, LEASE_MAX = 5.0, 24 * 3600.0
+SLA_MAX = 365 * 86400.0
 CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
@@ -37,7 +39,14 @@ class RetrySection(BaseModel):
     @field_validator("backoff", "backoff_max", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
+        return bounded_duration(value, 0, 7 * 86400)
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> RetrySection:
+        if self.backoff > self.backoff_max:
+            raise ValueError(f"backoff ({self.backoff:g}s) must not exceed backoff_max "
+                             f"({self.backoff_max:g}s)")
+        return self
 
 
 class ProcessConfig(BaseModel):
@@ -84,7 +93,15 @@ class ProcessConfig(BaseModel):
     def _cost_centre(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) else value
 
-    _duration = field_validator("lease", "sla", mode="before")(optional_duration)
+    @field_validator("lease", mode="before")
+    @classmethod
+    def _lease(cls, value: Any) -> float:
+        return bounded_duration(value, LEASE_MIN, LEASE_MAX)
+
+    @field_validator("sla", mode="before")
+    @classmethod
+    def _sla(cls, value: Any) -> float | None:
+        return None if value is None else bounded_duration(value, 0, SLA_MAX, low_open=True)
     _zone = field_validator("timezone")(optional_zone)
 
     @field_validator("feeder")
@@ -159,6 +176,34 @@ def load_process(path: Path) -> ProcessConfig:
         return ProcessConfig.model_validate(data)
     except ValidationError as err:
         raise config_error(path, node, err) from None
+
+
+def check_loadable(path: Path, cfg: ProcessConfig) -> None:
+    """Load the bot, feeder and input_model a process names; errors name file, line and key."""
+    from bots import UnknownBot, load_bot
+    from orchestrator.scheduling.feeders import load_feeder
+
+    _, node = load_yaml(path)
+
+    def fail(key: str, message: str) -> ConfigError:
+        line = line_of(node, [key])
+        return ConfigError(f"{path}: line {line}: {key}: {message}")
+
+    try:
+        load_bot(cfg.bot)
+    except UnknownBot as err:
+        raise fail("bot", str(err)) from None
+    if cfg.feeder:
+        try:
+            load_feeder(cfg.feeder)
+        except ConfigError as err:
+            raise fail("feeder", f"{err}; install the package that provides it or fix the "
+                       "module:function") from None
+    try:
+        cfg.resolved_schema()
+    except ConfigError as err:
+        raise fail("input_model", f"{err}; install the package that provides it or fix the "
+                   "module:Class") from None
 
 
 def process_files(directory: Path) -> list[Path]:

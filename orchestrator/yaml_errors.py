@@ -16,22 +16,67 @@ from pydantic import ValidationError
 
 from orchestrator.errors import ConfigError
 
+MAX_BYTES = 1_000_000
+
+
+class StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys and aliases.
+
+    Aliases are refused outright: a few hundred bytes of nested `*refs` expand
+    to gigabytes (an "alias bomb"), and process files have no need of them.
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"alias *{event.anchor} is not allowed in process files: "
+                "write the value out in full", event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False
+                          ) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:
+                continue  # unhashable: the constructor below reports it
+            if first != key_node.start_mark.line + 1:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {first}, again on "
+                    f"line {key_node.start_mark.line + 1}): keep one", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
 
 def load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     """The parsed document and its node tree; syntax errors name file and line."""
     try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ConfigError(f"{path}: {size} bytes is too large for a process file "
+                              f"(at most {MAX_BYTES} bytes)")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text ({err.reason})") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        loader = StrictLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = None if node is None else loader.construct_document(node)
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
         raise ConfigError(f"{path}: {where}: YAML syntax error: {err.problem}") from None
+    except yaml.YAMLError as err:  # reader errors (control characters) carry no mark
+        raise ConfigError(f"{path}: YAML error: {err}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: YAML nested too deeply") from None
     return data, node
 
 

@@ -39,9 +39,14 @@ def register(
     check: bool = typer.Option(False, "--check", help="validate only; change nothing"),
 ) -> None:
     """Validate process files and create or update them (all files or none)."""
-    from orchestrator.process_config import load_process
+    from orchestrator.process_config import check_loadable, load_process
 
+    # Every file is parsed and its bot, feeder and input_model loaded before anything is
+    # written, so one broken file registers nothing. The upserts below are still separate
+    # transactions of the store: a database error midway (rare) can leave earlier ones in.
     configs: list[tuple[Path, ProcessConfig]] = [(p, load_process(p)) for p in _files(paths)]
+    for path, cfg in configs:
+        check_loadable(path, cfg)
     names: dict[str, Path] = {}
     for path, cfg in configs:
         if cfg.name in names:

@@ -32,7 +32,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from orchestrator.durations import parse_duration
+from orchestrator.durations import bounded_duration, parse_duration
 
 DEFAULT_TIMEZONE = "Europe/Oslo"
 DEFAULT_MISFIRE_GRACE = 60.0
@@ -144,7 +144,13 @@ class TriggerSpec(BaseModel):
     coalesce: bool | None = Field(default=None, description="default true")
     timezone: str | None = None
 
-    _duration = field_validator("interval", "misfire_grace", mode="before")(optional_duration)
+    _duration = field_validator("interval", mode="before")(optional_duration)
+
+    @field_validator("misfire_grace", mode="before")
+    @classmethod
+    def _grace(cls, value: Any) -> float | None:
+        # a negative grace would make every fire "missed": the trigger would never run
+        return None if value is None else bounded_duration(value, 0, 7 * 86400)
     _zone = field_validator("timezone")(optional_zone)
 
     @model_validator(mode="after")

@@ -164,11 +164,15 @@ def test_priority_names_become_ints(tmp_path: Path, priority: str, value: int) -
 @pytest.mark.parametrize(("text", "seconds"), [("10s", 10.0), ("2m", 120.0), ("2d", 172_800.0),
                                                ("1.5h", 5_400.0), ("45", 45.0)])
 def test_durations_convert(tmp_path: Path, text: str, seconds: float) -> None:
+    # backoff_max raised too: a backoff above backoff_max is now refused
     path = write(tmp_path, GOOD.replace("backoff: 10s", f"backoff: {text}")
-                 .replace("lease: 90s", f"lease: {text}").replace("sla: 2d", f"sla: {text}"))
+                 .replace("backoff_max: 2m", "backoff_max: 7d")
+                 .replace("lease: 90s", f"lease: {text}" if seconds <= 86_400 else "lease: 90s")
+                 .replace("sla: 2d", f"sla: {text}"))
     spec = load_process(path).to_spec()
     assert spec.retry.backoff_seconds == seconds
-    assert spec.lease_seconds == seconds
+    # a lease longer than 24h is refused (tests/unit/test_process_files_bad.py)
+    assert spec.lease_seconds == (seconds if seconds <= 86_400 else 90.0)
     assert spec.sla_minutes == pytest.approx(seconds / 60)
 
 

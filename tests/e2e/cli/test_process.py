@@ -90,3 +90,29 @@ def test_unloadable_input_model_is_exit_2_naming_the_file(cli: Cli, sqlite_db: D
     assert process_names(cli) == []
     # like every other config error, it names the file to fix
     assert "modelled.yaml" in result.err
+
+
+def test_one_good_one_unknown_bot_registers_nothing(cli: Cli, db: Db,
+                                                    process_dir: Path) -> None:
+    cli.ok("init")
+    (process_dir / "zz-bot.yaml").write_text(
+        INVOICES_YAML.replace("name: invoices", "name: botless")
+        .replace("bot: invoice-approval", "bot: no-such-bot"))
+    result = cli("process", "register", process_dir)
+    assert result.code == 2, str(result)
+    assert "zz-bot.yaml" in result.err and "no-such-bot" in result.err
+    assert "line " in result.err
+    assert process_names(cli) == []
+
+
+def test_nan_lease_is_exit_2_not_a_database_error(cli: Cli, sqlite_db: Db,
+                                                   process_dir: Path) -> None:
+    cli.ok("init")
+    assert "lease: 2m" in INVOICES_YAML
+    (process_dir / "zz-nan.yaml").write_text(
+        INVOICES_YAML.replace("name: invoices", "name: nan-lease")
+        .replace("lease: 2m", "lease: .nan"))
+    result = cli("process", "register", process_dir)
+    assert result.code == 2, str(result)
+    assert "zz-nan.yaml" in result.err and "lease" in result.err
+    assert process_names(cli) == []
