@@ -135,6 +135,7 @@ def make_cluster(tmp_path: Path, url: str, every: str, cli: Cli,
     (tmp_path / "serve_feeders.py").write_text(FEEDER, encoding="utf-8")
     (tmp_path / "ticker.yaml").write_text(process_yaml(every), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # register loads the feeder, as serve will
     if not url.startswith("sqlite"):
         monkeypatch.setenv("RPA_DATABASE_URL", url)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}

@@ -208,7 +208,7 @@ def test_a_worker_killed_mid_item_loses_its_lease_and_nothing_is_approved_twice(
     expected = invoice_expectations(7)
     server = portals("invoice", count=7,
                      misbehaviour=Misbehaviour(slow_share=1.0, slow_seconds=2))
-    refs = pipeline.invoices(server, 7, lease=3.0)
+    refs = pipeline.invoices(server, 7, lease=5.0)  # the shortest lease a process may have
     proc = start_cli_worker(pipeline, tmp_path / "worker.log", "--no-trace")
     try:
         # Every answer takes 2 s, so once the portal counts an approval the worker is
