@@ -24,7 +24,10 @@ def parse_duration(text: str | float | int, default_unit: str = "s") -> float:
     if not match:
         raise ValueError(f"{text!r} is not a duration: write e.g. 90s, 15m, 8h, 2d or 1w")
     number, unit = match.groups()
-    return float(number) * _UNITS[(unit or default_unit).lower()]
+    seconds = float(number) * _UNITS[(unit or default_unit).lower()]
+    if not math.isfinite(seconds):
+        raise ValueError(f"{text[:40]!r} is not a duration a clock can reach")
+    return seconds
 
 
 def bounded_duration(value: str | float | int, low: float, high: float,

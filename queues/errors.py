@@ -54,9 +54,11 @@ class PayloadInvalid(QueueError):
     def __init__(self, message: str, *, row: int | None = None, reference: str | None = None):
         self.row = row
         self.reference = reference
+        self.reason = message  # without the row and reference, for callers that name them
         where = []
         if row is not None:
             where.append(f"row {row}")
         if reference:
-            where.append(f"reference {reference!r}")
+            shown = reference if len(reference) <= 60 else reference[:60] + "…"
+            where.append(f"reference {shown!r}")
         super().__init__(f"{', '.join(where)}: {message}" if where else message)

@@ -153,3 +153,4 @@ class ItemFilter:
     since: float | None = None
     error_code: str | None = None
     limit: int = 50
+    until: float | None = None

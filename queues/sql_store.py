@@ -113,6 +113,8 @@ class SqlStore(SqlStoreCore):
             stmt = stmt.where(wi.c.status.in_(list(flt.statuses)))
         if flt.since is not None:
             stmt = stmt.where(wi.c.updated_at >= flt.since)
+        if flt.until is not None:
+            stmt = stmt.where(wi.c.updated_at < flt.until)
         if flt.error_code:
             stmt = stmt.where(wi.c.error_code == flt.error_code)
         stmt = stmt.order_by(wi.c.updated_at.desc(), wi.c.id.desc())
@@ -203,7 +205,8 @@ class SqlStore(SqlStoreCore):
 
     def audit_events(self, *, limit: int = 50, item_id: int | None = None,
                      process: str | None = None, action: str | None = None,
-                     since: float | None = None) -> list[dict[str, Any]]:
+                     since: float | None = None,
+                     until: float | None = None) -> list[dict[str, Any]]:
         """Latest events first, filtered; rows as plain dicts."""
         ae = audit_events
         stmt = sa.select(ae).order_by(ae.c.ts.desc(), ae.c.id.desc()).limit(limit)
@@ -217,5 +220,7 @@ class SqlStore(SqlStoreCore):
             stmt = stmt.where(ae.c.action.like(action.replace("*", "%")))
         if since is not None:
             stmt = stmt.where(ae.c.ts >= since)
+        if until is not None:
+            stmt = stmt.where(ae.c.ts < until)
         with self._read("list audit events") as conn:
             return [dict(r) for r in conn.execute(stmt).mappings().all()]

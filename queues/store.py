@@ -145,9 +145,11 @@ class Store:
 
     def audit_events(self, *, limit: int = 50, item_id: int | None = None,
                      process: str | None = None, action: str | None = None,
-                     since: float | None = None) -> list[dict[str, Any]]:
+                     since: float | None = None,
+                     until: float | None = None) -> list[dict[str, Any]]:
         """Latest events first, filtered (`action` may end in `*`); rows as plain dicts.
 
+        `since` and `until` bound the time (from, inclusive; to, exclusive).
         With `item_id`, the item's own events and the `items.enqueued` batch
         event that added it.
         """

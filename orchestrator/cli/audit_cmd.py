@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from orchestrator.cli.arguments import MAX_ID, MAX_LIMIT, WHEN_HELP, parse_window
 from orchestrator.cli.common import STATE, console, make_table, print_json
-from orchestrator.cli.items_cmd import parse_since
 from orchestrator.durations import format_time
 
 audit_app = typer.Typer(help="The audit log: list events, verify the hash chains.",
@@ -19,17 +19,20 @@ audit_app = typer.Typer(help="The audit log: list events, verify the hash chains
 
 @audit_app.command("list")
 def list_(
-    item: int | None = typer.Option(None, "--item", help="events of one item"),
+    item: int | None = typer.Option(None, "--item", min=1, max=MAX_ID,
+                                    help="events of one item"),
     process: str | None = typer.Option(None, "--process", "-p"),
     action: str | None = typer.Option(None, help="e.g. item.completed or 'item.*'"),
-    since: str | None = typer.Option(None, help="e.g. 24h or 2026-11-01"),
-    limit: int = typer.Option(50),
+    since: str | None = typer.Option(None, help=f"from: {WHEN_HELP}"),
+    until: str | None = typer.Option(None, help="before: the same forms"),
+    limit: int = typer.Option(50, min=1, max=MAX_LIMIT, help="at most this many, newest first"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Latest audit events first."""
     tz = STATE.settings.timezone
+    since_at, until_at = parse_window(since, until, tz)
     events = STATE.store.audit_events(limit=limit, item_id=item, process=process, action=action,
-                                      since=parse_since(since, tz))
+                                      since=since_at, until=until_at)
     if json_out:
         for e in events:
             e["details"] = json.loads(e["details"])

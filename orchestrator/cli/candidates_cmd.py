@@ -44,9 +44,9 @@ def parse_share(text: str) -> Decimal:
 def add(
     name: str = typer.Argument(..., help="a short name for the work, e.g. travel-claims"),
     owner: str = typer.Option(..., "--owner", help="who owns the work today"),
-    volume_per_month: float = typer.Option(..., "--volume-per-month", min=0,
+    volume_per_month: float = typer.Option(..., "--volume-per-month", min=0, max=1e9,
                                            help="items a month"),
-    minutes_per_item: float = typer.Option(..., "--minutes-per-item", min=0,
+    minutes_per_item: float = typer.Option(..., "--minutes-per-item", min=0, max=100_000,
                                            help="a person's minutes per item today"),
     rule_based_share: str = typer.Option(..., "--rule-based-share",
                                          help="share of items decided by rules: 0.8 or 80%"),

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from orchestrator.cli.arguments import MAX_ID, MAX_LIMIT, WHEN_HELP, parse_window
 from orchestrator.cli.common import STATE, actor, console, make_table, print_json, styled_status
-from orchestrator.durations import format_age, format_time, parse_duration, parse_instant
+from orchestrator.durations import format_age, format_time
 from orchestrator.errors import InputFileError, UsageError
 
 if TYPE_CHECKING:  # the queue package loads on use: `rpa --help` starts faster
@@ -30,6 +31,9 @@ def enqueue(
     reference: str | None = typer.Option(None, "--reference", "-r",
                                          help="the reference of the --data item"),
     priority: str | None = typer.Option(None, help="high, normal or low (for --data)"),
+    formulas: str = typer.Option("refuse", "--formulas",
+                                 help="an XLSX formula with no calculated value: refuse "
+                                      "the file, or read it as blank"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Add work items; all are validated first, and a known reference is not added twice."""
@@ -37,12 +41,15 @@ def enqueue(
 
     from orchestrator.item_files import read_items
 
-    store = STATE.store
-    info = store.get_process(process)
     if (file is None) == (data is None):
         raise UsageError("give either --file FILE or --data '{...}'")
+    if formulas not in ("refuse", "blank"):
+        raise UsageError(f"--formulas: {formulas[:40]!r} is not refuse or blank")
+    store = STATE.store
+    info = store.get_process(process)
     if file is not None:
-        items = read_items(file, info.spec.input_schema, STATE.settings.timezone, check=True)
+        items = read_items(file, info.spec.input_schema, STATE.settings.timezone, check=True,
+                           formulas=formulas)
     else:
         items = [_data_item(str(data), reference, priority)]
     if not items:
@@ -63,17 +70,18 @@ def enqueue(
 
 
 def _data_item(data: str, reference: str | None, priority: str | None) -> NewItem:
+    from orchestrator.item_readers import BadRow, parse_json_object
     from queues import NewItem, Priority
 
     try:
-        payload = json.loads(data)
-    except json.JSONDecodeError as err:
-        raise UsageError(f"--data is not valid JSON: {err.msg} at column {err.colno}") from None
-    if not isinstance(payload, dict):
-        raise UsageError("--data must be a JSON object, e.g. '{\"invoice\": \"F-1001\"}'")
+        payload = parse_json_object(data)
+    except BadRow as bad:
+        raise UsageError(f"--data: {bad}") from None
     ref = reference or payload.pop("reference", None)
     if not ref:
         raise UsageError("give the item a --reference (or a \"reference\" key in --data)")
+    if not isinstance(ref, str | int) or isinstance(ref, bool):
+        raise UsageError("the reference must be text or a whole number")
     try:
         prio = Priority.parse(priority) if priority else None
     except ValueError as err:
@@ -101,21 +109,19 @@ def _statuses(status: list[str]) -> tuple[str, ...]:
 def list_(
     process: str | None = typer.Option(None, "--process", "-p"),
     status: list[str] = typer.Option([], "--status", "-s", help="repeat for several"),
-    since: str | None = typer.Option(None, help="changed within, e.g. 1h, 2d"),
+    since: str | None = typer.Option(None, help=f"changed since: {WHEN_HELP}"),
+    until: str | None = typer.Option(None, help="changed before: the same forms"),
     error_code: str | None = typer.Option(None, "--error-code"),
-    limit: int = typer.Option(50, help="at most this many, newest first"),
+    limit: int = typer.Option(50, min=1, max=MAX_LIMIT, help="at most this many, newest first"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Items, newest change first."""
     from queues import ItemFilter
 
-    try:
-        since_at = time.time() - parse_duration(since) if since else None
-    except ValueError as err:
-        raise UsageError(f"--since: {err}") from None
+    since_at, until_at = parse_window(since, until, STATE.settings.timezone)
     items = STATE.store.list_items(ItemFilter(process=process, statuses=_statuses(status),
-                                              since=since_at, error_code=error_code,
-                                              limit=limit))
+                                              since=since_at, until=until_at,
+                                              error_code=error_code, limit=limit))
     if json_out:
         print_json([_item_json(i) for i in items])
         return
@@ -136,7 +142,8 @@ def list_(
 
 
 @items_app.command("show")
-def show(item_id: int, json_out: bool = typer.Option(False, "--json")) -> None:
+def show(item_id: int = typer.Argument(..., min=1, max=MAX_ID, help="the item's id"),
+         json_out: bool = typer.Option(False, "--json")) -> None:
     """One item: payload, output, every attempt with its error and evidence."""
     from queues import Priority
 
@@ -210,7 +217,7 @@ def _confirm(verb: str, count: int, yes: bool) -> None:
 
 @items_app.command("retry")
 def retry(
-    ids: list[int] = typer.Argument(None, help="item ids"),
+    ids: list[int] = typer.Argument(None, min=1, max=MAX_ID, help="item ids"),
     process: str | None = typer.Option(None, "--process", "-p"),
     status: list[str] = typer.Option([], "--status", "-s"),
     error_code: str | None = typer.Option(None, "--error-code"),
@@ -227,7 +234,7 @@ def retry(
 
 @items_app.command("abandon")
 def abandon(
-    ids: list[int] = typer.Argument(None, help="item ids"),
+    ids: list[int] = typer.Argument(None, min=1, max=MAX_ID, help="item ids"),
     reason: str = typer.Option(..., help="why; kept in the audit log"),
     process: str | None = typer.Option(None, "--process", "-p"),
     status: list[str] = typer.Option([], "--status", "-s"),
@@ -253,13 +260,3 @@ def _report(verb: str, chosen: list[int], done: list[int], json_out: bool) -> No
                           f"or unknown): {', '.join(map(str, skipped[:20]))}")
     if skipped and not done:
         raise typer.Exit(2)  # nothing could be done: the ids or states were wrong
-
-
-def parse_since(text: str | None, tz: str) -> float | None:
-    """`--since` as a duration back from now, or a date."""
-    if not text:
-        return None
-    try:
-        return time.time() - parse_duration(text)
-    except ValueError:
-        return parse_instant(text, tz)

@@ -113,7 +113,7 @@ def hours(
     by: HoursBy = typer.Option(HoursBy.owner, "--by", help="group the rows by"),
     unit: Unit = typer.Option(Unit.hours, "--unit", help="hours, or FTE (full-time "
                               "equivalents) in the terminal table"),
-    fte_hours: float | None = typer.Option(None, "--fte-hours", min=1,
+    fte_hours: float | None = typer.Option(None, "--fte-hours", min=1, max=8784,
                                            help="hours in one FTE-year (default 1695)"),
     costs: Path | None = typer.Option(None, "--costs", help="costs.yaml (its "
                                       "fte_hours_per_year is used)"),

@@ -8,6 +8,7 @@ import typer
 
 from orchestrator.cli.common import STATE, console, make_table, print_json
 from orchestrator.durations import format_age
+from orchestrator.errors import UsageError
 
 COLUMNS = (("new", "new", "cyan"), ("in_progress", "run", "blue"),
            ("done", "done", "green"), ("business_failed", "biz", "yellow"),
@@ -18,17 +19,22 @@ def status(
     json_out: bool = typer.Option(False, "--json"),
     risk_window: str = typer.Option("1h", help="flag items due within this time"),
     watch: bool = typer.Option(False, "--watch", "-w", help="a live view, redrawn until Ctrl-C"),
-    interval: float = typer.Option(2.0, "--interval", min=0.5, help="seconds between redraws"),
+    interval: float = typer.Option(2.0, "--interval", min=0.5, max=3600,
+                                   help="seconds between redraws"),
 ) -> None:
     """Per queue: counts by state, oldest waiting item, SLA at risk and broken."""
-    from orchestrator.durations import parse_duration
+    from orchestrator.durations import bounded_duration
+    try:
+        window = bounded_duration(risk_window, 0, 365 * 86400)
+    except ValueError as err:
+        raise UsageError(f"--risk-window: {err}") from None
     if watch:
         from orchestrator.cli.watch import watch_status
         watch_status(STATE.store, timezone=STATE.settings.timezone, interval=interval,
-                     risk_window=parse_duration(risk_window), console=console)
+                     risk_window=window, console=console)
         return
     now = time.time()
-    rows = STATE.store.queue_status(now=now, risk_window_seconds=parse_duration(risk_window))
+    rows = STATE.store.queue_status(now=now, risk_window_seconds=window)
     if json_out:
         print_json([{"queue": r.queue, "process": r.process, "paused": r.paused,
                      "counts": {k: r.count(k) for k, _, _ in COLUMNS}

@@ -24,7 +24,8 @@ def worker(
     slots: int = typer.Option(2, min=1, max=64, help="items worked on at once"),
     until_empty: bool = typer.Option(False, "--until-empty",
                                      help="exit when the queues served are empty"),
-    grace: float = typer.Option(30.0, help="seconds in-flight items get after SIGTERM"),
+    grace: float = typer.Option(30.0, min=0, max=3600,
+                                help="seconds in-flight items get after SIGTERM"),
     trace: TraceChoice = typer.Option(TraceChoice.light, "--trace", help=TRACE_HELP),
     no_trace: bool = typer.Option(False, "--no-trace", help="the same as --trace off"),
 ) -> None:

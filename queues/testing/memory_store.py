@@ -429,6 +429,8 @@ class InMemoryStore(Store):
                 rows = [r for r in rows if r.status in flt.statuses]
             if flt.since is not None:
                 rows = [r for r in rows if r.updated_at >= flt.since]
+            if flt.until is not None:
+                rows = [r for r in rows if r.updated_at < flt.until]
             if flt.error_code:
                 rows = [r for r in rows if r.error_code == flt.error_code]
             rows.sort(key=lambda r: (r.updated_at, r.id), reverse=True)
@@ -478,7 +480,8 @@ class InMemoryStore(Store):
 
     def audit_events(self, *, limit: int = 50, item_id: int | None = None,
                      process: str | None = None, action: str | None = None,
-                     since: float | None = None) -> list[dict[str, Any]]:
+                     since: float | None = None,
+                     until: float | None = None) -> list[dict[str, Any]]:
         pattern = re.compile(re.escape(action).replace(r"\*", ".*")) if action else None
         with self.db.lock:
             rows = list(self.db.events)
@@ -491,6 +494,8 @@ class InMemoryStore(Store):
                 rows = [e for e in rows if pattern.fullmatch(e["action"])]
             if since is not None:
                 rows = [e for e in rows if e["ts"] >= since]
+            if until is not None:
+                rows = [e for e in rows if e["ts"] < until]
             rows.sort(key=lambda e: (e["ts"], e["id"]), reverse=True)
             return [dict(e) for e in rows[:limit]]
 

@@ -95,7 +95,7 @@ class Cli:
         return dict(rows[process]["counts"])
 
     def references(self, process: str) -> list[str]:
-        rows = self.ok("items", "list", "--json", "--process", process, "--limit", "0").json()
+        rows = self.ok("items", "list", "--json", "--process", process, "--limit", "1000000").json()
         return sorted(r["reference"] for r in rows)
 
 

@@ -125,7 +125,7 @@ def test_enqueue_data(lite: Cli) -> None:
 
 
 @pytest.mark.parametrize(("args", "words"), [
-    (["--data", "{bad json", "-r", "X"], "--data is not valid JSON"),
+    (["--data", "{bad json", "-r", "X"], "--data: not valid JSON"),
     (["--data", "[1, 2]", "-r", "X"], "must be a JSON object"),
     (["--data", '{"amount": 1}'], "give the item a --reference"),
     (["--data", '{"a": 1}', "-r", "X", "--priority", "urgent"], "priority 'urgent'"),
