@@ -106,6 +106,16 @@ def _readers(tz: str, formulas: str) -> dict[str, Callable[[Path], Iterator[Row]
             ".ndjson": jsonl_rows, ".xlsx": lambda path: xlsx_rows(path, xlsx)}
 
 
+def _undecodable_line(path: Path) -> int:
+    """The line holding the first byte that is not UTF-8 (the decoder reads ahead of rows)."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return raw.count(b"\n", 0, err.start) + 1
+    return 1
+
+
 def read_items(path: Path, schema: dict[str, Any] | None = None,
                tz: str = "Europe/Oslo", *, check: bool = False,
                formulas: str = "refuse") -> list[NewItem]:
@@ -153,9 +163,9 @@ def read_item_rows(path: Path, schema: dict[str, Any] | None = None,
             bad = BadRow(number, str(bad), unit=unit)  # a row's content: name the row
         raise InputFileError(f"{path}: {bad.where()}{bad}") from None
     except UnicodeDecodeError:
-        after = f" after {unit} {number}" if number is not None else ""
-        raise InputFileError(f"{path}: is not UTF-8 text{after}: save it as UTF-8 (in a "
-                             "spreadsheet: 'CSV UTF-8')") from None
+        raise InputFileError(f"{path}: line {_undecodable_line(path)}: is not UTF-8 text: "
+                             "save the file as UTF-8 (in a spreadsheet: 'CSV UTF-8')"
+                             ) from None
     except OSError as err:
         raise InputFileError(f"{path}: cannot be read: {err.strerror or err}") from None
     if check:
