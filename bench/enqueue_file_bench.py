@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_common import postgres_version, scratch_postgres, sqlalchemy_url  # noqa: E402
+from _bench_common import postgres_version, scratch_postgres, sqlalchemy_url
 
 REPO = Path(__file__).resolve().parents[1]
 RPA = [sys.executable, "-m", "orchestrator.cli"]

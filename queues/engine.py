@@ -64,7 +64,8 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).resolve().parent.mkdir(parents=True, exist_ok=True)
+            Path(parsed.database).resolve().parent.mkdir(mode=0o700, parents=True,
+                                                         exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
                                   **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)

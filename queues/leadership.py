@@ -54,8 +54,9 @@ class FileLeadership:
             return True
         import fcntl  # POSIX only, like the rest of the worker (signals, process groups)
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a", encoding="utf-8")
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle = os.fdopen(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
+                           "a", encoding="utf-8")
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -81,6 +81,8 @@ def _fail(message: str, code: int) -> int:
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code instead of exiting (tests call this)."""
+    from orchestrator.private_files import private_umask
+    private_umask()  # what SQLite, Playwright and we create is the user's alone
     try:
         # Standalone mode lets Typer report usage errors (exit 2) and aborts itself;
         # it always ends in SystemExit, whose code we return.

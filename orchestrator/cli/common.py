@@ -58,6 +58,17 @@ class State:
     def __init__(self) -> None:
         self._settings: Settings | None = None
         self._store: Store | None = None
+        self.writer = f"cli:{actor()}"
+
+    def write_as(self, writer: str) -> None:
+        """Audit this run's writes to a chain of its own (before the store is opened).
+
+        Why: a worker or node appends for hours, concurrently with other workers
+        of the same OS user; one chain each keeps them from contending for a head
+        and tells an auditor which process wrote what.
+        """
+        assert self._store is None, "the store is already open"
+        self.writer = writer
 
     @property
     def settings(self) -> Settings:
@@ -71,7 +82,10 @@ class State:
         if self._store is None:
             from orchestrator.db import ensure_current, open_sql_store
             ensure_current(self.settings)
-            self._store = open_sql_store(self.settings, writer=f"cli:{actor()}")
+            if self.settings.is_sqlite:
+                from orchestrator.private_files import secure_data_dir
+                secure_data_dir(self.settings.data_dir)
+            self._store = open_sql_store(self.settings, writer=self.writer)
         return self._store
 
     def reset(self) -> None:
@@ -80,6 +94,7 @@ class State:
             self._store.close()
         self._store = None
         self._settings = None
+        self.writer = f"cli:{actor()}"
 
 
 STATE = State()

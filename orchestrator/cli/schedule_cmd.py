@@ -36,6 +36,7 @@ def serve(
     from orchestrator.worker.loop import WorkerOptions
     options = WorkerOptions(processes=process or None, slots=slots, grace_seconds=grace,
                             trace="off" if no_trace else trace.value)
+    STATE.write_as(f"node:{options.worker_id}")
     report = asyncio.run(run_service(STATE.store, STATE.settings, options,
                                      ServiceOptions(metrics_port=metrics_port, node_name=node)))
     if report is not None:
@@ -55,7 +56,9 @@ def scheduler(
     from orchestrator.node import ServiceOptions
     from orchestrator.node import serve as run_service
     from orchestrator.worker.loop import WorkerOptions
-    asyncio.run(run_service(STATE.store, STATE.settings, WorkerOptions(),
+    options = WorkerOptions()
+    STATE.write_as(f"scheduler:{options.worker_id}")
+    asyncio.run(run_service(STATE.store, STATE.settings, options,
                             ServiceOptions(metrics_port=metrics_port, node_name=node),
                             with_worker=False))
     console.print("scheduler stopped")

@@ -14,11 +14,13 @@ def init(json_out: bool = typer.Option(False, "--json", help="print the result a
     from orchestrator import db  # Alembic and SQLAlchemy: loaded only when a command needs them
 
     settings = STATE.settings
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    settings.evidence_dir.mkdir(parents=True, exist_ok=True)
+    from orchestrator.private_files import make_private_dir, secure_data_dir
+    make_private_dir(settings.data_dir)
+    make_private_dir(settings.evidence_dir)
     revision = db.upgrade(settings.db_url)
     from orchestrator.secrets import ensure_key_file
     key_path = ensure_key_file(settings)
+    secure_data_dir(settings.data_dir, settings.evidence_dir)  # repairs an older install
     if json_out:
         print_json({"data_dir": str(settings.data_dir), "database": settings.safe_db_url,
                     "schema": revision, "key_file": str(key_path) if key_path else None})
@@ -34,8 +36,10 @@ def init(json_out: bool = typer.Option(False, "--json", help="print the result a
 def upgrade(revision: str = typer.Argument("head", help="target revision")) -> None:
     """Apply the schema migrations this version ships."""
     from orchestrator import db
+    from orchestrator.private_files import secure_data_dir
 
     now = db.upgrade(STATE.settings.db_url, revision)
+    secure_data_dir(STATE.settings.data_dir, STATE.settings.evidence_dir)
     console.print(f"[green]✓[/] schema at {now} ({STATE.settings.safe_db_url})")
 
 

@@ -36,6 +36,7 @@ def worker(
     from orchestrator.worker.run import run_worker
     options = WorkerOptions(processes=process or None, slots=slots, until_empty=until_empty,
                             grace_seconds=grace, trace="off" if no_trace else trace.value)
+    STATE.write_as(f"worker:{options.worker_id}")
     report = asyncio.run(run_worker(STATE.store, STATE.settings, options))
     console.print(f"worker stopped: {report.done} done, {report.business} business "
                   f"exceptions, {report.application} application errors, "

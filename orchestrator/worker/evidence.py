@@ -2,13 +2,15 @@
 
 Paths are built from ids only (process, item id, attempt number), never from
 payload values or error text, so no secret or personal datum lands in a file
-name.
+name. Folders are 0700 and files 0600: they show people's data.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+from orchestrator.private_files import make_private, make_private_dir, write_private
 
 SAFE = re.compile(r"[^a-z0-9-]+")
 
@@ -22,15 +24,16 @@ class EvidenceDir:
         self.files: dict[str, str] = {}
 
     def path(self, kind: str, suffix: str) -> Path:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.folder)
         name = SAFE.sub("-", kind.lower()).strip("-") or "file"
         return self.folder / f"{self.prefix}-{name}{suffix}"
 
     def save(self, kind: str, data: bytes, suffix: str = ".bin") -> Path:
-        target = self.path(kind, suffix)
-        target.write_bytes(data)
+        target = write_private(self.path(kind, suffix), data)
         self.files[kind] = str(target)
         return target
 
     def note(self, kind: str, path: Path) -> None:
+        """A file another program wrote here (Playwright's trace): made private too."""
+        make_private(path)
         self.files[kind] = str(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from orchestrator.credentials import CredentialVault
+from orchestrator.private_files import make_private_dir
 from orchestrator.scheduling.sla import SlaWatch
 from orchestrator.settings import Settings
 from orchestrator.worker.browser import BrowserHost, find_browser
@@ -31,7 +32,7 @@ def build_worker(store: Store, settings: Settings, options: WorkerOptions,
     browser = BrowserHost(executable=find_browser(settings.browser_path),
                           ws_endpoint=settings.browser_ws)
     vault = CredentialVault(store, settings, actor=f"worker:{options.worker_id}")
-    settings.evidence_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.evidence_dir)
     chosen = list(default_hooks(store) if hooks is None else hooks)
     if on_outcome is not None:
         chosen.append(OutcomeCallback(on_outcome))
