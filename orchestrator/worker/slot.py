@@ -23,6 +23,7 @@ from playwright.async_api import BrowserContext, Page
 from pydantic import BaseModel, ValidationError
 
 from bots import Bot, BotContext, BusinessRuleError, Credential, ItemInfo, SessionExpired
+from orchestrator.scrubbing import SECRETS
 from orchestrator.worker.browser import BrowserHost
 from orchestrator.worker.evidence import EvidenceDir
 from orchestrator.worker.tracing import TraceMode, TraceRecorder
@@ -46,19 +47,6 @@ class Outcome:
     message: str | None = None
     evidence: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
-
-
-class Secrets:
-    """Secret values handed out during an attempt, to scrub from any error text."""
-
-    def __init__(self) -> None:
-        self.values: set[str] = set()
-
-    def scrub(self, text: str) -> str:
-        for value in sorted(self.values, key=len, reverse=True):
-            if value and len(value) >= 3:
-                text = text.replace(value, "***")
-        return text
 
 
 @dataclass
@@ -161,11 +149,12 @@ class Slot:
             await self._drop(name)
         self.tracer.forget()
 
-    def _context_for(self, item: ClaimedItem, config: dict[str, Any], secrets: Secrets,
+    def _context_for(self, item: ClaimedItem, config: dict[str, Any],
                      evidence: EvidenceDir) -> BotContext:
         def credentials(name: str) -> Credential:
             cred: Credential = self.env.credentials(name)
-            secrets.values.add(cred.password)
+            # for the life of the process: the session outlives this item (see scrubbing)
+            SECRETS.add(cred.password, username=cred.username)
             return cred
 
         def attach(name: str, data: bytes) -> Any:
@@ -185,9 +174,8 @@ class Slot:
     async def run(self, bot: Bot, item: ClaimedItem, config: dict[str, Any]) -> Outcome:
         """Do one item; never raises except on cancellation."""
         started = time.perf_counter()
-        secrets = Secrets()
         evidence = EvidenceDir(self.env.evidence_root, item.process, item.id, item.attempt)
-        ctx = self._context_for(item, config, secrets, evidence)
+        ctx = self._context_for(item, config, evidence)
         try:
             data = bot.Input.model_validate(item.payload)
         except ValidationError as err:
@@ -217,7 +205,7 @@ class Slot:
                 await self.tracer.begin(session.context, item.attempt)
                 step = "the item"
                 result = await asyncio.wait_for(bot.handle(data, page, ctx), bot.item_timeout)
-            output = self._output(bot, result)
+            output = SECRETS.scrub_value(self._output(bot, result))
             await self.tracer.discard()
             session.failures = 0
             return Outcome("done", output=output, evidence=evidence.files,
@@ -227,7 +215,7 @@ class Slot:
             if self._current is not None:
                 self._current.failures = 0  # the target answered: the context is fine
             return Outcome("business", code=err.code, error_type="BusinessRuleError",
-                           message=secrets.scrub(err.message), evidence=evidence.files,
+                           message=SECRETS.scrub(err.message), evidence=evidence.files,
                            seconds=time.perf_counter() - started)
         except asyncio.CancelledError:
             raise
@@ -240,7 +228,7 @@ class Slot:
                        else str(err).strip().splitlines()[0] if str(err).strip()
                        else type(err).__name__)
             return Outcome("application", error_type=type(err).__name__,
-                           message=secrets.scrub(message)[:2000], evidence=evidence.files,
+                           message=SECRETS.scrub(message)[:2000], evidence=evidence.files,
                            seconds=time.perf_counter() - started)
         finally:
             await ctx.aclose()
