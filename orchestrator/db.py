@@ -51,9 +51,32 @@ def current_revision(url: str) -> tuple[str | None, str]:
 
 def open_sql_store(settings: Settings, *, writer: str | None = None) -> SqlStore:
     """The store for the configured database (schema assumed current)."""
-    store = open_store(settings.db_url, writer=writer)
+    from orchestrator.secrets import audit_key
+    store = open_store(settings.db_url, writer=writer, audit_key=audit_key(settings))
     assert isinstance(store, SqlStore)
     return store
+
+
+def seal_audit_log(settings: Settings, actor: str) -> str | None:
+    """After a migration: a checkpoint, when the master key is at hand and the log holds.
+
+    Why here: migration 0007 leaves the chains written before keyed hashing
+    unkeyed, and only a checkpoint taken now, before anyone could add another,
+    vouches for them. Returns what was done, for the command to say.
+    """
+    from orchestrator.secrets import audit_key
+    if audit_key(settings) is None:
+        return None
+    store = open_sql_store(settings, writer=f"cli:{actor}")
+    try:
+        result = store.verify_audit()
+        if not all(f.kind == "unvouched" for f in result.findings):
+            return (f"the audit log does not verify ({len(result.findings)} problem(s)); "
+                    "no checkpoint was written: run `rpa audit verify`")
+        checkpoint = store.checkpoint_audit(actor=actor)
+        return f"audit checkpoint {checkpoint.id} sealed ({len(checkpoint.chains)} chain(s))"
+    finally:
+        store.close()
 
 
 def ensure_current(settings: Settings) -> None:

@@ -8,7 +8,10 @@ queue figures hang off it); `open_store` gives the SQL one for a URL, and
 
 from __future__ import annotations
 
+from queues.chain import ChainKey
+from queues.checkpoints import Checkpoint
 from queues.errors import (
+    AuditKeyMissing,
     IllegalTransition,
     ItemNotFound,
     LeaseLost,
@@ -32,20 +35,25 @@ from queues.states import Outcome, Priority, Status
 from queues.store import Store
 
 __all__ = [
-    "ClaimedItem", "EnqueueResult", "IllegalTransition", "ItemFilter", "ItemNotFound",
+    "AuditKeyMissing", "ChainKey", "Checkpoint", "ClaimedItem", "EnqueueResult",
+    "IllegalTransition", "ItemFilter", "ItemNotFound",
     "ItemView", "LeaseLost", "NewItem", "Outcome", "PayloadInvalid", "Priority",
     "ProcessInfo", "ProcessSpec", "QueueError", "QueueNotFound", "RetryDecision",
     "RetryPolicy", "Status", "Store", "StoreError", "StoreUnavailable", "open_store",
 ]
 
 
-def open_store(url: str, *, writer: str | None = None) -> Store:
-    """The store for a database URL (sqlite:///... or postgresql+psycopg://...)."""
+def open_store(url: str, *, writer: str | None = None,
+               audit_key: ChainKey | None = None) -> Store:
+    """The store for a database URL (sqlite:///... or postgresql+psycopg://...).
+
+    With `audit_key` its audit chain is keyed and it can seal checkpoints.
+    """
     from queues.engine import make_engine
 
     engine = make_engine(url)
     if engine.dialect.name == "postgresql":
         from queues.postgres_store import PostgresStore
-        return PostgresStore(engine, writer=writer)
+        return PostgresStore(engine, writer=writer, audit_key=audit_key)
     from queues.sqlite_store import SqliteStore
-    return SqliteStore(engine, writer=writer)
+    return SqliteStore(engine, writer=writer, audit_key=audit_key)

@@ -1,7 +1,9 @@
 """The append-only, hash-chained audit log.
 
-Each event is hashed as SHA-256 over the previous event's hash and a canonical
-JSON of the event itself (sorted keys, no spaces, UTF-8). Events are appended
+Each event is hashed over the previous event's hash and a canonical JSON of the
+event itself (sorted keys, no spaces, UTF-8): HMAC-SHA256 under the store's
+audit key when it has one (see `queues.chain`), else SHA-256; keyed checkpoints
+(`queues.checkpoints`) record every chain's length and head. Events are appended
 inside the caller's transaction, so an item's state change and its audit event
 commit or vanish together.
 
@@ -14,45 +16,60 @@ inserted row, including a removed last row.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from queues import checkpoints as cp
 from queues.chain import (  # noqa: F401  (re-exported: the SQL store's callers use them)
     GENESIS,
     HASHED_FIELDS,
     AuditEvent,
+    ChainKey,
     Finding,
     VerifyResult,
     canonical_json,
+    chain_name,
+    chain_start,
     check_chain,
     event_hash,
 )
-from queues.schema import audit_chains, audit_events
+from queues.schema import audit_chains, audit_checkpoints, audit_events
 from queues.statements import EVENT_COLS, Statements
 
 
-def ensure_chain(conn: sa.Connection, writer: str, now: float) -> int:
-    """The id of `writer`'s chain, created on first use."""
+def ensure_chain(conn: sa.Connection, writer: str, now: float,
+                 key: ChainKey | None = None) -> int:
+    """The id of `writer`'s chain (keyed when `key` is given), created on first use.
+
+    A keyed chain's head starts at its keyed genesis, which needs its id: the row
+    is inserted, then its head set, in the caller's transaction.
+    """
+    name = chain_name(writer, key)
     found = conn.execute(
-        sa.select(audit_chains.c.id).where(audit_chains.c.writer == writer)
+        sa.select(audit_chains.c.id).where(audit_chains.c.writer == name)
     ).scalar()
     if found is not None:
         return int(found)
-    values = {"writer": writer, "created_at": now, "head_hash": GENESIS, "length": 0}
+    values = {"writer": name, "created_at": now, "head_hash": GENESIS, "length": 0,
+              "keyed": key is not None}
     # Two processes may start with the same writer name at once: let one insert win.
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    conn.execute(insert(audit_chains).values(**values).on_conflict_do_nothing())
+    inserted = conn.execute(insert(audit_chains).values(**values).on_conflict_do_nothing()
+                            .returning(audit_chains.c.id)).scalar()
+    if inserted is not None and key is not None:
+        conn.execute(sa.update(audit_chains).where(audit_chains.c.id == inserted)
+                     .values(head_hash=chain_start(int(inserted), name, key)))
     return int(conn.execute(
-        sa.select(audit_chains.c.id).where(audit_chains.c.writer == writer)
+        sa.select(audit_chains.c.id).where(audit_chains.c.writer == name)
     ).scalar_one())
 
 
-def _chain_rows(chain_id: int, prev: str, length: int, events: Sequence[AuditEvent]
-                ) -> tuple[list[dict[str, Any]], str, int]:
+def _chain_rows(chain_id: int, prev: str, length: int, events: Sequence[AuditEvent],
+                key: ChainKey | None = None) -> tuple[list[dict[str, Any]], str, int]:
     """The stored rows of `events` after (prev, length); and the new head."""
     rows = []
     for event in events:
@@ -65,34 +82,9 @@ def _chain_rows(chain_id: int, prev: str, length: int, events: Sequence[AuditEve
             "details": canonical_json(dict(event.details)),
         }
         row["prev_hash"] = prev
-        row["hash"] = prev = event_hash(prev, row)
+        row["hash"] = prev = event_hash(prev, row, key)
         rows.append(row)
     return rows, prev, length
-
-
-def append(conn: sa.Connection, chain_id: int, events: Sequence[AuditEvent]) -> None:
-    """Append events to a chain inside the caller's open transaction.
-
-    The chain row is locked for the rest of the transaction (`FOR UPDATE` on
-    PostgreSQL; SQLite's write lock is already held), so two writers sharing a
-    chain take turns instead of forking it. The stores use `ChainWriter`,
-    which skips the head read; this stays for one-off writers.
-    """
-    if not events:
-        return
-    head = conn.execute(
-        sa.select(audit_chains.c.head_hash, audit_chains.c.length)
-        .where(audit_chains.c.id == chain_id)
-        .with_for_update()
-    ).one()
-    rows, prev, length = _chain_rows(chain_id, head.head_hash, head.length, events)
-    conn.execute(sa.insert(audit_events), rows)
-    conn.execute(
-        sa.update(audit_chains).where(audit_chains.c.id == chain_id)
-        .values(head_hash=prev, length=length)
-    )
-
-
 
 
 class ChainWriter:
@@ -116,8 +108,9 @@ class ChainWriter:
     few and `rpa audit verify` output readable.
     """
 
-    def __init__(self, writer: str):
+    def __init__(self, writer: str, key: ChainKey | None = None):
         self.writer = writer
+        self.key = key
         self.chain_id: int | None = None
         self._head: tuple[str, int] | None = None      # committed
         self._pending: tuple[str, int] | None = None   # written, not yet committed
@@ -134,7 +127,8 @@ class ChainWriter:
         head = self._pending or self._head
         if head is None or self.chain_id is None:
             return None
-        rows, new_hash, new_len = _chain_rows(self.chain_id, head[0], head[1], events)
+        rows, new_hash, new_len = _chain_rows(self.chain_id, head[0], head[1], events,
+                                              self.key)
         guard = (new_hash, new_len, self.chain_id, head[1], head[0])
         return guard, [tuple(r[c] for c in EVENT_COLS) for r in rows], (new_hash, new_len)
 
@@ -153,7 +147,7 @@ class ChainWriter:
             return
         self._take()
         if self.chain_id is None:
-            self.chain_id = ensure_chain(conn, self.writer, now)
+            self.chain_id = ensure_chain(conn, self.writer, now, self.key)
         cur = conn.connection.cursor()
         try:
             head = self._pending or self._head or self._read_head(cur, hot)
@@ -171,7 +165,8 @@ class ChainWriter:
     def _write(self, cur: Any, hot: Statements, head: tuple[str, int],
                events: Sequence[AuditEvent]) -> bool:
         assert self.chain_id is not None
-        rows, new_hash, new_len = _chain_rows(self.chain_id, head[0], head[1], events)
+        rows, new_hash, new_len = _chain_rows(self.chain_id, head[0], head[1], events,
+                                              self.key)
         guard = (new_hash, new_len, self.chain_id, head[1], head[0])
         if not hot.append_events(cur, guard, self.chain_id,
                                  [tuple(r[c] for c in EVENT_COLS) for r in rows]):
@@ -208,13 +203,45 @@ def _rows_of(conn: sa.Connection, chain_id: int, batch: int = 5000
         after = page[-1]["seq"]
 
 
-def verify(conn: sa.Connection) -> VerifyResult:
-    """Check every chain; report the first altered, removed or inserted row of each."""
-    chains = conn.execute(sa.select(audit_chains).order_by(audit_chains.c.id)).mappings().all()
+def chain_states(conn: sa.Connection) -> dict[int, cp.ChainState]:
+    """Every chain's writer, keyedness, length and head, by id."""
+    rows = conn.execute(sa.select(audit_chains).order_by(audit_chains.c.id)).mappings().all()
+    return {int(r["id"]): cp.ChainState(int(r["id"]), str(r["writer"]), bool(r["keyed"]),
+                                        int(r["length"]), str(r["head_hash"])) for r in rows}
+
+
+def stored_checkpoints(conn: sa.Connection) -> list[cp.Checkpoint]:
+    rows = conn.execute(sa.select(audit_checkpoints).order_by(audit_checkpoints.c.id))
+    return [cp.from_row(dict(r)) for r in rows.mappings().all()]
+
+
+def _hash_at(conn: sa.Connection) -> Callable[[int, int], str | None]:
+    def hash_at(chain_id: int, seq: int) -> str | None:
+        found = conn.execute(sa.select(audit_events.c.hash).where(
+            audit_events.c.chain_id == chain_id, audit_events.c.seq == seq)).scalar()
+        return None if found is None else str(found)
+    return hash_at
+
+
+def verify(conn: sa.Connection, key: ChainKey | None = None,
+           against: cp.Checkpoint | None = None) -> VerifyResult:
+    """Check every chain, and with `key` every checkpoint; report the first problem of each.
+
+    Without `key` only unkeyed chains can be walked; a keyed one is reported as
+    needing the key. With it, the database is also held against the latest
+    checkpoint and `against` (an exported one), and an unkeyed chain that the
+    first checkpoint does not vouch for is reported as possibly forged.
+    """
+    chains = chain_states(conn)
     total, findings = 0, []
-    for chain in chains:
-        seen, finding = check_chain(chain["writer"], chain["id"], chain["head_hash"],
-                                     chain["length"], _rows_of(conn, chain["id"]))
+    for chain in chains.values():
+        if chain.keyed and key is None:
+            findings.append(Finding(chain.id, chain.writer, None, None,
+                                    "is keyed: checking it needs the audit key "
+                                    "(RPA_SECRET_KEY or the key file)"))
+            continue
+        seen, finding = check_chain(chain.writer, chain.id, chain.head, chain.length,
+                                    _rows_of(conn, chain.id), key if chain.keyed else None)
         total += seen
         if finding:
             findings.append(finding)
@@ -225,4 +252,28 @@ def verify(conn: sa.Connection) -> VerifyResult:
     if orphans:
         findings.append(Finding(0, "?", None, None,
                                 f"{orphans} event(s) belong to no known chain"))
+    if key is not None:
+        findings += cp.checkpoint_findings(key, chains, stored_checkpoints(conn), _hash_at(conn),
+                                        against)
     return VerifyResult(events=total, chains=len(chains), findings=tuple(findings))
+
+
+def write_checkpoint(conn: sa.Connection, key: ChainKey, created_by: str, now: float
+                     ) -> cp.Checkpoint:
+    """Seal every chain's current state after the last checkpoint, in the caller's transaction.
+
+    The checkpoints' table is locked first (SQLite's write lock already is), so
+    two writers cannot both seal after the same predecessor and fork the record.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("LOCK TABLE audit_checkpoints IN EXCLUSIVE MODE"))
+    last = conn.execute(sa.select(audit_checkpoints.c.id, audit_checkpoints.c.mac)
+                        .order_by(audit_checkpoints.c.id.desc()).limit(1)).first()
+    checkpoint = cp.seal(key, id=(last.id + 1) if last else 1, created_at=now,
+                         created_by=created_by, chains=list(chain_states(conn).values()),
+                         prev_mac=last.mac if last else "")
+    conn.execute(sa.insert(audit_checkpoints).values(
+        id=checkpoint.id, created_at=now, created_by=created_by,
+        body=canonical_json({"chains": [c.as_dict() for c in checkpoint.chains]}),
+        prev_mac=checkpoint.prev_mac, mac=checkpoint.mac))
+    return checkpoint

@@ -7,7 +7,8 @@
     ├── QueueNotFound            no queue / process of that name
     ├── IllegalTransition        the item's state does not allow the operation
     ├── LeaseLost                the caller no longer holds the item's lease
-    └── PayloadInvalid           a payload fails the process's input schema
+    ├── PayloadInvalid           a payload fails the process's input schema
+    └── AuditKeyMissing          sealing or checking keyed audit data needs a key
 
 Callers catch `QueueError` to handle everything the queue can say, or a leaf
 for the one case they can act on.
@@ -62,3 +63,7 @@ class PayloadInvalid(QueueError):
             shown = reference if len(reference) <= 60 else reference[:60] + "…"
             where.append(f"reference {shown!r}")
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
+
+
+class AuditKeyMissing(QueueError):
+    """A checkpoint must be sealed (or a keyed chain checked) and the store holds no key."""

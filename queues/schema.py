@@ -162,6 +162,23 @@ class AuditChainRow(SQLModel, table=True):
     created_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
     head_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     length: int = Field(default=0)
+    # HMAC-SHA256 under the audit key from a keyed genesis; false for chains written
+    # before keys (renamed "... [unkeyed]" by migration 0007) or by a keyless store
+    keyed: bool = Field(default=False, sa_column=sa.Column(
+        sa.Boolean, nullable=False, server_default=sa.false()))
+
+
+class AuditCheckpointRow(SQLModel, table=True):
+    """A sealed record of every chain's writer, length and head (`queues.checkpoints`)."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    created_by: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    prev_mac: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    mac: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
 
 
 class AuditEventRow(SQLModel, table=True):
@@ -201,6 +218,7 @@ work_items = WorkItemRow.__table__  # type: ignore[attr-defined]
 attempts_t = AttemptRow.__table__  # type: ignore[attr-defined]
 audit_chains = AuditChainRow.__table__  # type: ignore[attr-defined]
 audit_events = AuditEventRow.__table__  # type: ignore[attr-defined]
+audit_checkpoints = AuditCheckpointRow.__table__  # type: ignore[attr-defined]
 
 
 class CredentialRow(SQLModel, table=True):

@@ -82,8 +82,8 @@ class SqlFireStore(FireStore):
             details: dict[str, Any] = {"trigger": trigger or trigger_key,
                                        "scheduled_at": _iso(scheduled_at), "added": added,
                                        "existing": existing}
-            if error:
-                details["error"] = error
+            if error:  # its type only: a feeder's message can quote the data it read
+                details["error_type"] = error.split(":", 1)[0][:80]
             store.audit_in(conn, process, actor, f"schedule.{status}", details=details)
             conn.execute(sa.update(sf).where(sf.c.id == fire_id).values(
                 items_added=added, items_existing=existing))

@@ -9,7 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from queues import audit
-from queues.errors import ItemNotFound
+from queues.checkpoints import Checkpoint
+from queues.errors import AuditKeyMissing, ItemNotFound
 from queues.models import Attempt, ItemFilter, ItemView, QueueStatus
 from queues.schema import (
     OPEN_SQL,
@@ -199,9 +200,20 @@ class SqlStore(SqlStoreCore):
                 return int(event_id)
         return None
 
-    def verify_audit(self) -> audit.VerifyResult:
+    def verify_audit(self, against: Checkpoint | None = None) -> audit.VerifyResult:
         with self._read("verify the audit log") as conn:
-            return audit.verify(conn)
+            return audit.verify(conn, self.audit_key, against)
+
+    def checkpoint_audit(self, *, actor: str) -> Checkpoint:
+        if self.audit_key is None:
+            raise AuditKeyMissing("a checkpoint is sealed with the audit key, and this store "
+                                  "was given none")
+        with self._write("write an audit checkpoint") as conn:
+            checkpoint = audit.write_checkpoint(conn, self.audit_key, actor, self.clock())
+            self._audit(conn, [audit.AuditEvent(
+                actor=actor, action="audit.checkpoint", ts=self.clock(),
+                details={"checkpoint": checkpoint.id, "chains": len(checkpoint.chains)})])
+        return checkpoint
 
     def audit_events(self, *, limit: int = 50, item_id: int | None = None,
                      process: str | None = None, action: str | None = None,

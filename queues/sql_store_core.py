@@ -59,12 +59,14 @@ class SqlStoreCore(Store):
     """
 
     def __init__(self, engine: sa.Engine, *, writer: str | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time,
+                 audit_key: audit.ChainKey | None = None):
         self.engine = engine
         self.writer = writer or default_writer("store")
         self.clock = clock
+        self.audit_key = audit_key
         self.snapshots = SnapshotCache()
-        self.chain = audit.ChainWriter(self.writer)
+        self.chain = audit.ChainWriter(self.writer, audit_key)
         self.hot = statements_for(engine.dialect.name)
         self.hot_conns = HotConnections(engine)
         # PostgreSQL: what each claim of ours set (attempts, start, queue), so that a

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from queues.chain import VerifyResult
+from queues.checkpoints import Checkpoint
 from queues.credential_store import CredentialStore
 from queues.fire_store import FireStore
 from queues.leadership import Leadership
@@ -155,7 +156,14 @@ class Store:
         """
         raise NotImplementedError
 
-    def verify_audit(self) -> VerifyResult:
+    def verify_audit(self, against: Checkpoint | None = None) -> VerifyResult:
+        """Walk every chain; with the store's audit key also hold the database against
+        the latest checkpoint and `against` (one exported earlier)."""
+        raise NotImplementedError
+
+    def checkpoint_audit(self, *, actor: str) -> Checkpoint:
+        """Seal every chain's writer, length and head under the audit key, after the last
+        checkpoint (`AuditKeyMissing` without a key)."""
         raise NotImplementedError
 
     def close(self) -> None:

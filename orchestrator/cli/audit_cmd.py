@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from orchestrator.cli.arguments import MAX_ID, MAX_LIMIT, WHEN_HELP, parse_window
-from orchestrator.cli.common import STATE, console, make_table, print_json
+from orchestrator.cli.common import STATE, actor, console, make_table, print_json
 from orchestrator.durations import format_time
+from orchestrator.errors import CheckFailed, UsageError
 
 audit_app = typer.Typer(help="The audit log: list events, verify the hash chains.",
                         no_args_is_help=True)
@@ -65,8 +68,8 @@ def _events_table(events: list[dict[str, Any]], tz: str, *, wide: bool) -> Table
         text = ", ".join(f"{k}={v}" for k, v in details.items())
         when = format_time(e["ts"], tz)
         if wide:
-            table.add_row(when, e["action"], e["process"] or "", str(e["item_id"] or ""),
-                          e["actor"], text)
+            table.add_row(when, *(Text(str(cell)) for cell in (  # database text: no markup
+                e["action"], e["process"] or "", e["item_id"] or "", e["actor"], text)))
             continue
         what = Text(e["action"], style="bold")
         if e["process"]:
@@ -79,20 +82,88 @@ def _events_table(events: list[dict[str, Any]], tz: str, *, wide: bool) -> Table
 
 
 @audit_app.command("verify")
-def verify(json_out: bool = typer.Option(False, "--json")) -> None:
-    """Recompute every hash chain; exit 1 naming the first altered, removed or inserted row."""
-    result = STATE.store.verify_audit()
+def verify(
+    against: Path | None = typer.Option(None, "--against", help="also hold the database "
+                                        "against a checkpoint exported earlier"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Recompute every chain and check the checkpoints; exit 1 naming what was tampered with.
+
+    Finds an altered, removed, inserted or reordered event, a truncated chain, a
+    whole chain removed, a forged chain, a renamed writer, and a chain rewritten
+    consistently by someone without the key.
+    """
+    exported = read_checkpoint_file(against) if against is not None else None
+    result = STATE.store.verify_audit(against=exported)
+    checkpoint_note = "" if exported is None else f", and checkpoint {exported.id} of {against}"
     if json_out:
         print_json({"ok": result.ok, "events": result.events, "chains": result.chains,
                     "findings": [f.__dict__ for f in result.findings]})
     elif result.ok:
         console.print(f"[green]OK[/]: {result.events} events in {result.chains} chain(s), "
-                      "every hash matches")
+                      f"every hash and checkpoint holds{checkpoint_note}")
     else:
-        console.print(f"[bold red]TAMPERED[/]: {len(result.findings)} chain(s) do not verify")
-        for f in result.findings:
-            row = f"event id {f.event_id}" if f.event_id else "the chain's end"
-            console.print(f"  chain {f.chain_id} ({f.writer}), position {f.seq}, {row}: "
-                          f"{f.problem}")
+        console.print(f"[bold red]TAMPERED[/]: {len(result.findings)} problem(s)")
+        for f in result.findings:  # names come from the database: never read as markup
+            console.print(f"  {escape(_where(f))}: {escape(f.problem)}")
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _where(finding: Any) -> str:
+    if finding.writer in ("checkpoints", "checkpoint file"):
+        return finding.writer
+    place = f"chain {finding.chain_id} ({finding.writer})"
+    if finding.event_id:
+        return f"{place}, position {finding.seq}, event id {finding.event_id}"
+    return f"{place}, position {finding.seq}" if finding.seq is not None else place
+
+
+def read_checkpoint_file(path: Path) -> Any:
+    """An exported checkpoint, or a UsageError saying why the file is not one."""
+    from queues import checkpoints
+
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise UsageError(f"{path}: cannot be read: {err.strerror or err}") from None
+    if len(raw) > 50_000_000:
+        raise UsageError(f"{path}: is too large to be an audit checkpoint")
+    try:
+        return checkpoints.parse(json.loads(raw.decode("utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise UsageError(f"{path}: is not JSON: not an exported audit checkpoint") from None
+    except ValueError as err:
+        raise UsageError(f"{path}: {err}") from None
+
+
+@audit_app.command("checkpoint")
+def checkpoint(
+    export: Path | None = typer.Option(None, "--export", help="also write it to FILE, for "
+                                       "an auditor to keep outside the database"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Seal every chain's length and head under the key, after checking the log is intact."""
+    from orchestrator.private_files import write_private
+
+    result = STATE.store.verify_audit()
+    if not result.ok:
+        raise CheckFailed(f"the audit log does not verify ({len(result.findings)} problem(s)):"
+                          " run `rpa audit verify`; no checkpoint was written")
+    if export is not None and export.is_dir():
+        raise UsageError(f"{export}: is a directory: give a file name")
+    sealed = STATE.store.checkpoint_audit(actor=actor())
+    if export is not None:
+        try:
+            write_private(export, (json.dumps(sealed.as_dict(), indent=2) + "\n").encode())
+        except OSError as err:
+            raise UsageError(f"{export}: cannot be written: {err.strerror or err} (checkpoint "
+                             f"{sealed.id} is in the database)") from None
+    if json_out:
+        print_json(sealed.as_dict() | {"exported_to": str(export) if export else None})
+        return
+    console.print(f"[green]✓[/] checkpoint {sealed.id}: {len(sealed.chains)} chain(s), "
+                  f"{sum(c.length for c in sealed.chains)} event(s) sealed")
+    if export is not None:
+        console.print(f"  exported to {export} (mode 0600): keep it where the database's "
+                      "administrators cannot change it")

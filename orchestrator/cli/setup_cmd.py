@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from orchestrator.cli.common import STATE, console, print_json
+from orchestrator.cli.common import STATE, actor, console, print_json
 
 db_app = typer.Typer(help="Database schema: upgrade and inspect.", no_args_is_help=True)
 
@@ -21,14 +21,17 @@ def init(json_out: bool = typer.Option(False, "--json", help="print the result a
     from orchestrator.secrets import ensure_key_file
     key_path = ensure_key_file(settings)
     secure_data_dir(settings.data_dir, settings.evidence_dir)  # repairs an older install
+    sealed = db.seal_audit_log(settings, actor())
     if json_out:
         print_json({"data_dir": str(settings.data_dir), "database": settings.safe_db_url,
-                    "schema": revision, "key_file": str(key_path) if key_path else None})
+                    "schema": revision, "key_file": str(key_path) if key_path else None,
+                    "audit": sealed})
         return
     console.print(f"[green]✓[/] data directory  {settings.data_dir}")
     console.print(f"[green]✓[/] database        {settings.safe_db_url} (schema {revision})")
     if key_path:
         console.print(f"[green]✓[/] secret key      {key_path} (mode 0600)")
+    _say_sealed(sealed)
     console.print("Next: [bold]rpa process register config/processes/*.yaml[/]")
 
 
@@ -41,6 +44,14 @@ def upgrade(revision: str = typer.Argument("head", help="target revision")) -> N
     now = db.upgrade(STATE.settings.db_url, revision)
     secure_data_dir(STATE.settings.data_dir, STATE.settings.evidence_dir)
     console.print(f"[green]✓[/] schema at {now} ({STATE.settings.safe_db_url})")
+    if revision == "head":
+        _say_sealed(db.seal_audit_log(STATE.settings, actor()))
+
+
+def _say_sealed(sealed: str | None) -> None:
+    if sealed:
+        mark = "[green]✓[/]" if sealed.startswith("audit checkpoint") else "[yellow]![/]"
+        console.print(f"{mark} audit log       {sealed}")
 
 
 @db_app.command("current")

@@ -9,9 +9,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from queues.chain import AuditEvent, VerifyResult
+from queues.chain import AuditEvent, ChainKey, VerifyResult
+from queues.checkpoints import Checkpoint
 from queues.enqueue_events import ENQUEUE_CHUNK, default_writer, enqueued_event
-from queues.errors import IllegalTransition, ItemNotFound, LeaseLost, QueueNotFound
+from queues.errors import (
+    AuditKeyMissing,
+    IllegalTransition,
+    ItemNotFound,
+    LeaseLost,
+    QueueNotFound,
+)
 from queues.leadership import Leadership, SoleLeadership
 from queues.models import (
     Attempt,
@@ -43,9 +50,11 @@ WAITING = (Status.NEW.value, Status.RETRY_SCHEDULED.value)
 class InMemoryStore(Store):
     """Every operation of `Store` under one lock, each a whole transaction or nothing."""
 
-    def __init__(self, *, writer: str | None = None, clock: Callable[[], float] = time.time):
+    def __init__(self, *, writer: str | None = None, clock: Callable[[], float] = time.time,
+                 audit_key: ChainKey | None = None):
         self.writer = writer or default_writer("memory")
         self.clock = clock
+        self.audit_key = audit_key
         self.db = Tables()
         self.nodes = MemoryNodeStore(self)
         self.fires = MemoryFireStore(self)
@@ -81,7 +90,7 @@ class InMemoryStore(Store):
         return self._event(proc, actor, action, now, item_id, **kw)
 
     def _audit(self, events: Sequence[AuditEvent]) -> None:
-        self.db.append(self.writer, events)
+        self.db.append(self.writer, events, self.audit_key)
 
     def _held(self, item_id: int, worker_id: str, operation: str) -> ItemRow:
         row = self.db.items.get(item_id)
@@ -499,6 +508,17 @@ class InMemoryStore(Store):
             rows.sort(key=lambda e: (e["ts"], e["id"]), reverse=True)
             return [dict(e) for e in rows[:limit]]
 
-    def verify_audit(self) -> VerifyResult:
+    def verify_audit(self, against: Checkpoint | None = None) -> VerifyResult:
         with self.db.lock:
-            return self.db.verify()
+            return self.db.verify(self.audit_key, against)
+
+    def checkpoint_audit(self, *, actor: str) -> Checkpoint:
+        if self.audit_key is None:
+            raise AuditKeyMissing("a checkpoint is sealed with the audit key, and this store "
+                                  "was given none")
+        with self.db.lock:
+            checkpoint = self.db.checkpoint(self.audit_key, actor, self.clock())
+            self._audit([AuditEvent(actor=actor, action="audit.checkpoint", ts=self.clock(),
+                                    details={"checkpoint": checkpoint.id,
+                                             "chains": len(checkpoint.chains)})])
+        return checkpoint

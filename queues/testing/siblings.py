@@ -132,8 +132,8 @@ class MemoryFireStore(FireStore):
             details: dict[str, Any] = {
                 "trigger": trigger or trigger_key, "added": added, "existing": existing,
                 "scheduled_at": datetime.fromtimestamp(scheduled_at, UTC).isoformat()}
-            if error:
-                details["error"] = error
+            if error:  # its type only, as in the SQL store
+                details["error_type"] = error.split(":", 1)[0][:80]
             store._audit([store._event(proc, actor, f"schedule.{status}", store.clock(),
                                        details=details)])
             db.fires.append({"id": fire_id, "process": process, "trigger_key": trigger_key,

@@ -7,7 +7,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from queues.chain import GENESIS, AuditEvent, Finding, VerifyResult, canonical_json, check_chain
+from queues import checkpoints as cp
+from queues.chain import (
+    GENESIS,
+    AuditEvent,
+    ChainKey,
+    Finding,
+    VerifyResult,
+    canonical_json,
+    chain_name,
+    chain_start,
+    check_chain,
+)
 from queues.chain import event_hash as hash_of
 from queues.models import ProcessSpec
 
@@ -72,6 +83,8 @@ class Chain:
     writer: str
     head_hash: str = GENESIS
     length: int = 0
+    keyed: bool = False
+    created_at: float = 0.0
 
 
 @dataclass
@@ -86,6 +99,7 @@ class Tables:
     attempts: list[AttemptRow] = field(default_factory=list)
     chains: dict[str, Chain] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
+    checkpoints: list[cp.Checkpoint] = field(default_factory=list)
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     fires: list[dict[str, Any]] = field(default_factory=list)
     credentials: dict[str, tuple[str, float, float]] = field(default_factory=dict)
@@ -105,11 +119,15 @@ class Tables:
         self.wake.notify_all()
 
     # -- the audit chain -------------------------------------------------------------
-    def append(self, writer: str, events: Sequence[AuditEvent]) -> None:
+    def append(self, writer: str, events: Sequence[AuditEvent],
+               key: ChainKey | None = None) -> None:
         """Append to `writer`'s chain, hashed exactly as the SQL store hashes."""
-        chain = self.chains.get(writer)
+        name = chain_name(writer, key)
+        chain = self.chains.get(name)
         if chain is None:
-            chain = self.chains[writer] = Chain(self.new_id("chains"), writer)
+            chain_id = self.new_id("chains")
+            chain = self.chains[name] = Chain(chain_id, name, chain_start(chain_id, name, key),
+                                              keyed=key is not None)
         for event in events:
             row: dict[str, Any] = {
                 "id": self.new_id("events"), "chain_id": chain.id, "seq": chain.length + 1,
@@ -118,18 +136,39 @@ class Tables:
                 "cost_centre": event.cost_centre, "item_id": event.item_id,
                 "freed_minutes": event.freed_minutes, "robot_seconds": event.robot_seconds,
                 "details": canonical_json(dict(event.details)), "prev_hash": chain.head_hash}
-            row["hash"] = hash_of(chain.head_hash, row)
+            row["hash"] = hash_of(chain.head_hash, row, key)
             chain.head_hash, chain.length = row["hash"], row["seq"]
             self.events.append(row)
 
-    def verify(self) -> VerifyResult:
+    def states(self) -> dict[int, cp.ChainState]:
+        return {c.id: cp.ChainState(c.id, c.writer, c.keyed, c.length, c.head_hash)
+                for c in sorted(self.chains.values(), key=lambda c: c.id)}
+
+    def hash_at(self, chain_id: int, seq: int) -> str | None:
+        return next((str(e["hash"]) for e in self.events
+                     if e["chain_id"] == chain_id and e["seq"] == seq), None)
+
+    def checkpoint(self, key: ChainKey, created_by: str, now: float) -> cp.Checkpoint:
+        last = self.checkpoints[-1] if self.checkpoints else None
+        checkpoint = cp.seal(key, id=(last.id + 1) if last else 1, created_at=now,
+                             created_by=created_by, chains=list(self.states().values()),
+                             prev_mac=last.mac if last else "")
+        self.checkpoints.append(checkpoint)
+        return checkpoint
+
+    def verify(self, key: ChainKey | None = None,
+               against: cp.Checkpoint | None = None) -> VerifyResult:
         total, findings = 0, []
         known = {c.id for c in self.chains.values()}
         for chain in sorted(self.chains.values(), key=lambda c: c.id):
+            if chain.keyed and key is None:
+                findings.append(Finding(chain.id, chain.writer, None, None,
+                                        "is keyed: checking it needs the audit key"))
+                continue
             rows = sorted((e for e in self.events if e["chain_id"] == chain.id),
                           key=lambda e: e["seq"])
             seen, finding = check_chain(chain.writer, chain.id, chain.head_hash, chain.length,
-                                        rows)
+                                        rows, key if chain.keyed else None)
             total += seen
             if finding:
                 findings.append(finding)
@@ -137,4 +176,7 @@ class Tables:
         if orphans:
             findings.append(Finding(0, "?", None, None,
                                     f"{orphans} event(s) belong to no known chain"))
+        if key is not None:
+            findings += cp.checkpoint_findings(key, self.states(), self.checkpoints,
+                                               self.hash_at, against)
         return VerifyResult(events=total, chains=len(self.chains), findings=tuple(findings))

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -46,3 +49,29 @@ def test_demo_runs_both_bots_to_their_expected_outcomes(tmp_path: Path) -> None:
     # the demo's credentials are stored encrypted: the database file never holds them
     raw = b"".join(p.read_bytes() for p in data.glob("rpa.db*"))
     assert b"approver-pass" not in raw and b"hr-pass" not in raw
+    assert_no_payload_value_in_the_audit_log(data / "rpa.db")
+
+
+def payload_values(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [v for x in value.values() for v in payload_values(x)]
+    if isinstance(value, list):
+        return [v for x in value for v in payload_values(x)]
+    return [str(value)] if value is not None else []
+
+
+def assert_no_payload_value_in_the_audit_log(database: Path) -> None:
+    """Every payload value (identity numbers, names, e-mail addresses) is absent from every
+    audit event: the log holds ids, reference digests, codes and counts only."""
+    with closing(sqlite3.connect(database)) as conn:
+        payloads = [json.loads(p) for (p,) in conn.execute("SELECT payload FROM work_items")]
+        references = [r for (r,) in conn.execute("SELECT reference FROM work_items")]
+        events = "\n".join("|".join(map(str, row)) for row in conn.execute(
+            "SELECT actor, action, process, owner, cost_centre, details FROM audit_events"))
+    # the demo's rows carry the outcome they should reach ("PO_CLOSED"): a code, which
+    # the audit log rightly holds; every other value is a person's or a business's datum
+    values = {v for p in payloads for v in payload_values(p)
+              if len(v) >= 6 and not re.fullmatch(r"[A-Z0-9_]+", v)}
+    assert len(values) > 100 and any("@" in v for v in values)  # the scan means something
+    leaked = sorted(v for v in values | set(references) if v in events)
+    assert not leaked, f"payload values or references in the audit log: {leaked[:10]}"

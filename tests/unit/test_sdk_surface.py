@@ -13,8 +13,8 @@ from structlog.testing import capture_logs
 import bots
 from bots import BotContext, BusinessRuleError, Credential
 from orchestrator.logs import mask_secrets
+from orchestrator.scrubbing import Scrubber
 from orchestrator.worker.evidence import EvidenceDir
-from orchestrator.worker.slot import Secrets
 
 EXPORTED = {"Bot", "BotContext", "BotError", "BusinessRuleError", "Credential", "ItemInfo",
             "SessionExpired", "TransientError", "UnknownBot", "available", "load_bot"}
@@ -41,8 +41,8 @@ def test_credential_never_prints_its_secret() -> None:
 
 
 def test_secrets_are_scrubbed_from_error_text() -> None:
-    secrets = Secrets()
-    secrets.values.add("hunter22")
+    secrets = Scrubber()
+    secrets.add("hunter22")
     assert secrets.scrub("login failed for hunter22 at /x") == "login failed for *** at /x"
 
 

@@ -183,12 +183,12 @@ def test_a_bot_sees_which_item_it_is_on(store: InMemoryStore) -> None:
 
     from bots import ItemInfo
     from orchestrator.worker.evidence import EvidenceDir
-    from orchestrator.worker.slot import Secrets, Slot, SlotEnv
+    from orchestrator.worker.slot import Slot, SlotEnv
     store.enqueue("invoices", items(1), actor="test")
     (item,) = store.claim("invoices", "w")
     env = SlotEnv(browser=None, evidence_root=Path("/nonexistent"),  # type: ignore[arg-type]
                   credentials=lambda name: None)
-    ctx = Slot(0, env)._context_for(item, {}, Secrets(),
+    ctx = Slot(0, env)._context_for(item, {},
                                     EvidenceDir(Path("/nonexistent"), "invoices", item.id, 1))
     assert ctx.item == ItemInfo(
         id=item.id, reference="r0", process="invoices", attempt=1, attempt_limit=3,
