@@ -12,6 +12,7 @@ from queues.chain import ChainKey
 from queues.checkpoints import Checkpoint
 from queues.errors import (
     AuditKeyMissing,
+    AuditTampered,
     IllegalTransition,
     ItemNotFound,
     LeaseLost,
@@ -35,7 +36,7 @@ from queues.states import Outcome, Priority, Status
 from queues.store import Store
 
 __all__ = [
-    "AuditKeyMissing", "ChainKey", "Checkpoint", "ClaimedItem", "EnqueueResult",
+    "AuditKeyMissing", "AuditTampered", "ChainKey", "Checkpoint", "ClaimedItem", "EnqueueResult",
     "IllegalTransition", "ItemFilter", "ItemNotFound",
     "ItemView", "LeaseLost", "NewItem", "Outcome", "PayloadInvalid", "Priority",
     "ProcessInfo", "ProcessSpec", "QueueError", "QueueNotFound", "RetryDecision",

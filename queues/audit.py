@@ -37,6 +37,7 @@ from queues.chain import (  # noqa: F401  (re-exported: the SQL store's callers 
     check_chain,
     event_hash,
 )
+from queues.errors import AuditTampered
 from queues.schema import audit_chains, audit_checkpoints, audit_events
 from queues.statements import EVENT_COLS, Statements
 
@@ -267,10 +268,18 @@ def write_checkpoint(conn: sa.Connection, key: ChainKey, created_by: str, now: f
     """
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("LOCK TABLE audit_checkpoints IN EXCLUSIVE MODE"))
-    last = conn.execute(sa.select(audit_checkpoints.c.id, audit_checkpoints.c.mac)
-                        .order_by(audit_checkpoints.c.id.desc()).limit(1)).first()
+    row = conn.execute(sa.select(audit_checkpoints)
+                       .order_by(audit_checkpoints.c.id.desc()).limit(1)).mappings().first()
+    last = cp.from_row(dict(row)) if row is not None else None
+    chains = chain_states(conn)
+    if last is not None:
+        found = cp.hold_against(last, chains, _hash_at(conn), f"checkpoint {last.id}")
+        if found:  # sealing now would bless a removal since the last checkpoint
+            raise AuditTampered(f"the audit log contradicts checkpoint {last.id}: "
+                                f"chain {found[0].chain_id} ({found[0].writer}) "
+                                f"{found[0].problem}; no checkpoint was written")
     checkpoint = cp.seal(key, id=(last.id + 1) if last else 1, created_at=now,
-                         created_by=created_by, chains=list(chain_states(conn).values()),
+                         created_by=created_by, chains=list(chains.values()),
                          prev_mac=last.mac if last else "")
     conn.execute(sa.insert(audit_checkpoints).values(
         id=checkpoint.id, created_at=now, created_by=created_by,

@@ -104,21 +104,40 @@ def from_row(row: Mapping[str, Any]) -> Checkpoint:
 
 
 def check_sequence(key: ChainKey, checkpoints: Sequence[Checkpoint]) -> list[Finding]:
-    """Every stored checkpoint sealed by the key and linked to the one before it."""
-    prev = ""
+    """Every stored checkpoint sealed by the key, linked to the one before it, and never
+    showing less than it: a chain that one checkpoint saw and the next did not (or saw
+    shorter) was removed in between, and the later seal must not launder that."""
+    prev: Checkpoint | None = None
     for checkpoint in checkpoints:
-        if checkpoint.prev_mac != prev or not checkpoint.sealed_by(key):
+        if checkpoint.prev_mac != (prev.mac if prev else "") or not checkpoint.sealed_by(key):
             return [Finding(0, "checkpoints", None, checkpoint.id,
                             f"audit checkpoint {checkpoint.id} was altered, forged, or one "
                             "before it was removed: its seal does not hold")]
-        prev = checkpoint.mac
+        if prev is not None:
+            later = {c.id: c for c in checkpoint.chains}
+            found = hold_against(prev, later, _head_of(later), f"checkpoint {prev.id}",
+                                 compare_heads=False)
+            if found:
+                return [Finding(f.chain_id, f.writer, None, f.seq,
+                                f"{f.problem} (by checkpoint {checkpoint.id})") for f in found]
+        prev = checkpoint
     return []
 
 
+def _head_of(chains: Mapping[int, ChainState]) -> Callable[[int, int], str | None]:
+    """`hash_at` for a checkpoint's own record: it knows each chain's head only."""
+    def hash_at(chain_id: int, seq: int) -> str | None:
+        chain = chains[chain_id]
+        return chain.head if chain.length == seq else None
+    return hash_at
+
+
 def hold_against(checkpoint: Checkpoint, chains: Mapping[int, ChainState],
-                 hash_at: Callable[[int, int], str | None], label: str) -> list[Finding]:
+                 hash_at: Callable[[int, int], str | None], label: str, *,
+                 compare_heads: bool = True) -> list[Finding]:
     """What in the database contradicts `checkpoint` (a chain gone, renamed, shortened,
-    or rewritten up to the length the checkpoint saw)."""
+    or rewritten up to the length the checkpoint saw). Without `compare_heads` the
+    hash is compared only where the chain did not grow (two checkpoints side by side)."""
     findings = []
     for seen in checkpoint.chains:
         now = chains.get(seen.id)
@@ -136,7 +155,8 @@ def hold_against(checkpoint: Checkpoint, chains: Mapping[int, ChainState],
             findings.append(Finding(seen.id, now.writer, None, now.length,
                                     f"was truncated: {label} saw {seen.length} event(s), "
                                     f"now it has {now.length}"))
-        elif seen.length and hash_at(seen.id, seen.length) != seen.head:
+        elif seen.length and (compare_heads or now.length == seen.length) and \
+                hash_at(seen.id, seen.length) != seen.head:
             findings.append(Finding(seen.id, now.writer, None, seen.length,
                                     f"was rewritten: its event at position {seen.length} "
                                     f"is not the one {label} saw"))

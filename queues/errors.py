@@ -8,7 +8,8 @@
     ├── IllegalTransition        the item's state does not allow the operation
     ├── LeaseLost                the caller no longer holds the item's lease
     ├── PayloadInvalid           a payload fails the process's input schema
-    └── AuditKeyMissing          sealing or checking keyed audit data needs a key
+    ├── AuditKeyMissing          sealing or checking keyed audit data needs a key
+    └── AuditTampered            a checkpoint would seal a log that contradicts the last
 
 Callers catch `QueueError` to handle everything the queue can say, or a leaf
 for the one case they can act on.
@@ -67,3 +68,7 @@ class PayloadInvalid(QueueError):
 
 class AuditKeyMissing(QueueError):
     """A checkpoint must be sealed (or a keyed chain checked) and the store holds no key."""
+
+
+class AuditTampered(QueueError):
+    """The audit log contradicts its last checkpoint, so no new checkpoint may seal it."""

@@ -38,6 +38,7 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from orchestrator.scheduling.dispatch import Dispatcher
+from orchestrator.scheduling.housekeeping import Housekeeping, default_chores
 from orchestrator.scheduling.triggers import DEFAULT_TIMEZONE, TimedTrigger, timed_triggers
 from queues import Store
 from queues.leadership import Leadership
@@ -97,7 +98,7 @@ class SchedulerService:
                  default_tz: str = DEFAULT_TIMEZONE, nodes: NodeStore | None = None,
                  own_node_row: bool = False, metrics: Any = None,
                  leadership: Leadership | None = None, elect_every: float = ELECT_EVERY,
-                 sync_every: float = SYNC_EVERY):
+                 sync_every: float = SYNC_EVERY, housekeeping: Housekeeping | None = None):
         self.store = store
         self.node_id, self.node_name = node_id, node_name
         self.default_tz = default_tz
@@ -112,6 +113,8 @@ class SchedulerService:
         self._synced = float("-inf")
         self._marked = False  # the leader flag is on this node's row
         self._job_locks: dict[str, asyncio.Lock] = {}
+        self.housekeeping = housekeeping or Housekeeping(
+            default_chores(store, actor=f"scheduler:{node_name}"))
 
     @property
     def is_leader(self) -> bool:
@@ -138,6 +141,7 @@ class SchedulerService:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.elect_every)
         finally:
+            await self.housekeeping.stop()
             await self._step_down("stopping")
             await asyncio.to_thread(self.leadership.release)
             if self.nodes is not None and self.own_node_row:
@@ -155,6 +159,7 @@ class SchedulerService:
                 self._marked = await asyncio.to_thread(self.nodes.set_leader, self.node_id, True)
             if time.monotonic() - self._synced >= self.sync_every:
                 await self._sync()
+            await self.housekeeping.run_due()
 
     async def _lead(self) -> None:
         log.info("scheduler.leading", node=self.node_name)

@@ -20,6 +20,7 @@ from queues.chain import (
     check_chain,
 )
 from queues.chain import event_hash as hash_of
+from queues.errors import AuditTampered
 from queues.models import ProcessSpec
 
 
@@ -150,6 +151,11 @@ class Tables:
 
     def checkpoint(self, key: ChainKey, created_by: str, now: float) -> cp.Checkpoint:
         last = self.checkpoints[-1] if self.checkpoints else None
+        if last is not None:
+            found = cp.hold_against(last, self.states(), self.hash_at, f"checkpoint {last.id}")
+            if found:
+                raise AuditTampered(f"the audit log contradicts checkpoint {last.id}: "
+                                    f"{found[0].problem}; no checkpoint was written")
         checkpoint = cp.seal(key, id=(last.id + 1) if last else 1, created_at=now,
                              created_by=created_by, chains=list(self.states().values()),
                              prev_mac=last.mac if last else "")

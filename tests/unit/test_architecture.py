@@ -113,7 +113,7 @@ def test_worker_scheduler_and_cli_reach_the_database_only_through_the_store(
 
 
 QUEUES_EXPORTED = {
-    "AuditKeyMissing", "ChainKey", "Checkpoint", "ClaimedItem", "EnqueueResult",
+    "AuditKeyMissing", "AuditTampered", "ChainKey", "Checkpoint", "ClaimedItem", "EnqueueResult",
     "IllegalTransition", "ItemFilter", "ItemNotFound",
     "ItemView", "LeaseLost", "NewItem", "Outcome", "PayloadInvalid", "Priority",
     "ProcessInfo", "ProcessSpec", "QueueError", "QueueNotFound", "RetryDecision",

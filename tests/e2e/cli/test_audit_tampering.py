@@ -226,3 +226,17 @@ def test_checkpoint_refuses_a_log_that_does_not_verify(ready: Cli, db: Db, log: 
     assert result.code == 1 and "does not verify" in result.err, str(result)
     assert db.scalar("SELECT count(*) FROM audit_checkpoints") == before
 
+
+
+def test_a_new_checkpoint_never_launders_a_removal(ready: Cli, db: Db, log: Path) -> None:
+    """A truncation after the last checkpoint is refused by the next one, not sealed."""
+    chain, _ = chain_of(db, OTHER_WRITER)
+    (keep,) = rows(db, "SELECT hash FROM audit_events WHERE chain_id = :c AND seq = 1", c=chain)
+    run(db, "DELETE FROM audit_events WHERE chain_id = :c AND seq > 1", c=chain)
+    run(db, "UPDATE audit_chains SET length = 1, head_hash = :h WHERE id = :c",
+        h=keep.hash, c=chain)
+    before = db.scalar("SELECT count(*) FROM audit_checkpoints")
+    result = ready("audit", "checkpoint")
+    assert result.code == 1, str(result)
+    assert db.scalar("SELECT count(*) FROM audit_checkpoints") == before
+    tampered(ready, f"chain {chain}", "truncated")
