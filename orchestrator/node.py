@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from orchestrator.scheduling.housekeeping import Chore, Housekeeping, default_chores
 from orchestrator.scheduling.metrics import Metrics
 from orchestrator.scheduling.nodes import default_node_name
 from orchestrator.scheduling.service import ELECT_EVERY, SchedulerService
@@ -53,10 +54,12 @@ async def serve(store: Store, settings: Settings, options: WorkerOptions,
     metrics = Metrics(store.monitor)
     options.install_signals, options.node_name = False, node
     options.role, options.timezone = ("serve", settings.timezone)
+    actor = f"scheduler:{node}"
+    chores = [*default_chores(store, actor), purge_chore(store, settings, actor)]
     scheduler = SchedulerService(
         store, node_id=options.worker_id, node_name=node, default_tz=settings.timezone,
         nodes=store.nodes, own_node_row=not with_worker, metrics=metrics,
-        elect_every=service.elect_every)
+        elect_every=service.elect_every, housekeeping=Housekeeping(chores))
     worker = None
     if with_worker:  # SLA events from the scheduler leader only: once per cluster
         hooks = [*default_hooks(store, sla_allowed=lambda: scheduler.is_leader,
@@ -93,3 +96,18 @@ async def serve(store: Store, settings: Settings, options: WorkerOptions,
         for sig in SIGNALS:
             loop.remove_signal_handler(sig)
         log.info("service.stopped", node=node)
+
+
+PURGE_EVERY = 86400.0  # seconds: retention is counted in days
+
+
+def purge_chore(store: Store, settings: Settings, actor: str) -> Chore:
+    """The daily purge of what retention says is due (the leader's, once per cluster)."""
+    from orchestrator import retention
+
+    def run() -> dict[str, int]:
+        retention.require_audit_key(store)
+        lines = retention.purge(store, settings, actor=actor)
+        return {"items": sum(line.purged for line in lines),
+                "files": sum(line.files_removed for line in lines)}
+    return Chore("purge", PURGE_EVERY, run)

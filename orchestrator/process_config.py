@@ -49,6 +49,30 @@ class RetrySection(BaseModel):
         return self
 
 
+RETENTION_MAX = 3650 * 86400.0
+
+
+class RetentionSection(BaseModel):
+    """How long after an item is finished its data is kept (`rpa purge` removes it then).
+
+    Each key is a duration from the moment the item reached a final state (done,
+    business failed, dead, abandoned); a missing key takes the platform default
+    (settings `retention_*`). `0d` removes the data at the next purge.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    payload: float | None = Field(default=None, description="the item's input data")
+    output: float | None = Field(default=None, description="what the bot returned")
+    errors: float | None = Field(default=None, description="error messages of its attempts")
+    evidence: float | None = Field(default=None, description="screenshots, pages, traces")
+
+    @field_validator("payload", "output", "errors", "evidence", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float | None:
+        return None if value is None else bounded_duration(value, 0, RETENTION_MAX)
+
+
 class ProcessConfig(BaseModel):
     """One process as its owner describes it."""
 
@@ -80,6 +104,8 @@ class ProcessConfig(BaseModel):
     holidays: Holidays | None = None
     feeder: str | None = Field(default=None, description="module:function that returns new "
                                "work items, run by the scheduler on the process's triggers")
+    retention: RetentionSection | None = Field(
+        default=None, description="how long finished items keep their data")
 
     @field_validator("name")
     @classmethod

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(
         default=None, ge=0, le=65535, description="Prometheus /metrics of `rpa serve` and "
         "`rpa scheduler` on 127.0.0.1:PORT; default: no metrics endpoint")
+    retention_payload: str = Field(default="180d", description="platform default: how long "
+                                   "a finished item keeps its payload")
+    retention_output: str = Field(default="180d", description="... its bot's output")
+    retention_errors: str = Field(default="180d", description="... its error messages")
+    retention_evidence: str = Field(default="30d", description="... its screenshots, pages "
+                                    "and traces")
     node_name: str | None = Field(default=None, description="this node's name in `rpa "
                                   "workers`; default: the host name")
 

@@ -126,6 +126,7 @@ class ItemView:
     updated_at: float
     finished_at: float | None
     history: tuple[Attempt, ...] = ()
+    purged: tuple[str, ...] = ()  # what retention or an erasure removed (see tombstones)
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,8 @@ class WorkItemRow(SQLModel, table=True):
     created_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
     updated_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
     finished_at: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+    # what retention or an erasure removed ("errors,evidence,output,payload"); see item_purges
+    purged: str | None = Field(default=None, sa_column=sa.Column(sa.String(40)))
 
 
 class AttemptRow(SQLModel, table=True):
@@ -166,6 +168,18 @@ class AuditChainRow(SQLModel, table=True):
     # before keys (renamed "... [unkeyed]" by migration 0007) or by a keyless store
     keyed: bool = Field(default=False, sa_column=sa.Column(
         sa.Boolean, nullable=False, server_default=sa.false()))
+
+
+class ItemPurgeRow(SQLModel, table=True):
+    """A tombstone: what retention or an erasure removed from an item, when, and why."""
+
+    __tablename__ = "item_purges"
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    item_id: int = Field(sa_column=sa.Column(BigId, nullable=False, index=True))
+    purged_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    fields: str = Field(sa_column=sa.Column(sa.String(40), nullable=False))
+    rule: str = Field(sa_column=sa.Column(sa.String(300), nullable=False))
 
 
 class AuditCheckpointRow(SQLModel, table=True):
@@ -219,6 +233,7 @@ attempts_t = AttemptRow.__table__  # type: ignore[attr-defined]
 audit_chains = AuditChainRow.__table__  # type: ignore[attr-defined]
 audit_events = AuditEventRow.__table__  # type: ignore[attr-defined]
 audit_checkpoints = AuditCheckpointRow.__table__  # type: ignore[attr-defined]
+item_purges = ItemPurgeRow.__table__  # type: ignore[attr-defined]
 
 
 class CredentialRow(SQLModel, table=True):

@@ -9,12 +9,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from queues import audit
-from queues.checkpoints import Checkpoint
+from queues.checkpoints import Checkpoint, from_row
 from queues.errors import AuditKeyMissing, ItemNotFound
 from queues.models import Attempt, ItemFilter, ItemView, QueueStatus
 from queues.schema import (
     OPEN_SQL,
     attempts_t,
+    audit_checkpoints,
     audit_events,
     processes,
     queues_t,
@@ -88,7 +89,8 @@ class SqlStore(SqlStoreCore):
             deadline=row["deadline"], available_at=row["available_at"],
             lease_owner=row["lease_owner"], lease_expires_at=row["lease_expires_at"],
             created_at=row["created_at"], updated_at=row["updated_at"],
-            finished_at=row["finished_at"], history=history)
+            finished_at=row["finished_at"], history=history,
+            purged=tuple(p for p in (row["purged"] or "").split(",") if p))
 
     def get_item(self, item_id: int) -> ItemView:
         with self._read("read an item") as conn:
@@ -203,6 +205,16 @@ class SqlStore(SqlStoreCore):
     def verify_audit(self, against: Checkpoint | None = None) -> audit.VerifyResult:
         with self._read("verify the audit log") as conn:
             return audit.verify(conn, self.audit_key, against)
+
+    def audit_key_status(self) -> str:
+        if self.audit_key is None:
+            return "missing"
+        with self._read("read the last checkpoint") as conn:
+            row = conn.execute(sa.select(audit_checkpoints).order_by(
+                audit_checkpoints.c.id.desc()).limit(1)).mappings().first()
+        if row is None:
+            return "unproven"
+        return "ok" if from_row(dict(row)).sealed_by(self.audit_key) else "wrong"
 
     def checkpoint_audit(self, *, actor: str) -> Checkpoint:
         if self.audit_key is None:

@@ -42,6 +42,7 @@ from queues.sql_credential_store import SqlCredentialStore
 from queues.sql_fire_store import SqlFireStore
 from queues.sql_node_store import SqlNodeStore
 from queues.sql_queue_monitor import SqlQueueMonitor
+from queues.sql_retention_store import SqlRetentionStore
 from queues.statements import dumps, statements_for
 from queues.states import ALLOWED_FROM, Outcome, Status
 from queues.store import Store
@@ -76,6 +77,7 @@ class SqlStoreCore(Store):
         self.nodes = SqlNodeStore(engine, clock=clock)
         self.fires = SqlFireStore(self)
         self.credentials = SqlCredentialStore(self)
+        self.retention = SqlRetentionStore(self)
         self.monitor = SqlQueueMonitor(engine)
 
     # -- plumbing -----------------------------------------------------------

@@ -35,6 +35,7 @@ from queues.models import (
 )
 from queues.monitor import QueueMonitor
 from queues.node_store import NodeStore
+from queues.retention_store import RetentionStore
 
 
 class Store:
@@ -46,6 +47,7 @@ class Store:
     fires: FireStore
     credentials: CredentialStore
     monitor: QueueMonitor
+    retention: RetentionStore
 
     def leadership(self) -> Leadership:
         """The scheduler's lock on this store's database (a new one each call)."""
@@ -159,6 +161,12 @@ class Store:
     def verify_audit(self, against: Checkpoint | None = None) -> VerifyResult:
         """Walk every chain; with the store's audit key also hold the database against
         the latest checkpoint and `against` (one exported earlier)."""
+        raise NotImplementedError
+
+    def audit_key_status(self) -> str:
+        """Whether this store's audit key is the one the log is sealed with: "missing" (no
+        key), "wrong" (the last checkpoint's seal does not hold under it), "ok", or
+        "unproven" (no checkpoint yet). Cheap: one row; commands that write run it first."""
         raise NotImplementedError
 
     def checkpoint_audit(self, *, actor: str) -> Checkpoint:

@@ -16,6 +16,7 @@ from orchestrator.cli.demo_cmd import demo
 from orchestrator.cli.items_cmd import enqueue, items_app
 from orchestrator.cli.process_cmd import process_app
 from orchestrator.cli.report_cmd import report_app
+from orchestrator.cli.retention_cmd import erase, purge
 from orchestrator.cli.schedule_cmd import schedule_app, scheduler, serve, workers
 from orchestrator.cli.setup_cmd import db_app, init
 from orchestrator.cli.status_cmd import status
@@ -34,6 +35,8 @@ app.command()(status)
 app.add_typer(db_app, name="db")
 app.add_typer(process_app, name="process")
 app.add_typer(items_app, name="items")
+items_app.command("erase")(erase)
+app.command()(purge)
 app.add_typer(audit_app, name="audit")
 app.command()(worker)
 app.add_typer(bots_app, name="bots")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
 from orchestrator.cli.arguments import MAX_ID, MAX_LIMIT, WHEN_HELP, parse_window
 from orchestrator.cli.common import STATE, actor, console, make_table, print_json, styled_status
@@ -148,11 +149,12 @@ def show(item_id: int = typer.Argument(..., min=1, max=MAX_ID, help="the item's 
     from queues import Priority
 
     item = STATE.store.get_item(item_id)
+    tombstones = STATE.store.retention.tombstones(item_id) if item.purged else []
     if json_out:
-        print_json(_item_json(item))
+        print_json(_item_json(item) | {"purges": [t.__dict__ for t in tombstones]})
         return
     tz = STATE.settings.timezone
-    console.print(f"[bold]Item {item.id}[/]  {item.process} / {item.reference}  "
+    console.print(f"[bold]Item {item.id}[/]  {item.process} / {escape(item.reference)}  "
                   f"{styled_status(item.status)}  attempt {item.attempts} of {item.attempt_limit}")
     console.print(f"created {format_time(item.created_at, tz)}   "
                   f"updated {format_time(item.updated_at, tz)}   "
@@ -160,12 +162,18 @@ def show(item_id: int = typer.Argument(..., min=1, max=MAX_ID, help="the item's 
                   + (f"   deadline {format_time(item.deadline, tz)}" if item.deadline else ""))
     if item.lease_owner:
         console.print(f"held by {item.lease_owner} until {format_time(item.lease_expires_at, tz)}")
-    console.print("[bold]payload[/]", json.dumps(item.payload, ensure_ascii=False))
+    if "payload" in item.purged:
+        console.print("[bold]payload[/] [dim](purged)[/]")
+    else:
+        console.print("[bold]payload[/]", escape(json.dumps(item.payload, ensure_ascii=False)))
     if item.output is not None:
-        console.print("[bold]output[/] ", json.dumps(item.output, ensure_ascii=False))
+        console.print("[bold]output[/] ", escape(json.dumps(item.output, ensure_ascii=False)))
     if item.error_message:
-        console.print(f"[bold]error[/]   [red]{item.error_type or ''} {item.error_code or ''}"
-                      f"[/] {item.error_message}")
+        console.print(f"[bold]error[/]   [red]{escape(item.error_type or '')} "
+                      f"{escape(item.error_code or '')}[/] {escape(item.error_message)}")
+    for tomb in tombstones:
+        console.print(f"[yellow]purged[/] {', '.join(tomb.fields)} on "
+                      f"{format_time(tomb.purged_at, tz)} under {escape(tomb.rule)}")
     if not item.history:
         return
     _print_attempts(item.history, tz)
@@ -188,11 +196,13 @@ def _print_attempts(history: Sequence[Attempt], tz: str) -> None:
     console.print(table)
     for a in history:
         error = " ".join(x for x in (a.error_type, a.error_code) if x)
-        console.print(f"[bold]attempt {a.number}[/] by {a.worker_id}"
-                      + (f": [red]{error}[/]" if error else "")
-                      + (f" {a.error_message}" if a.error_message else ""), highlight=False)
+        console.print(f"[bold]attempt {a.number}[/] by {escape(a.worker_id)}"
+                      + (f": [red]{escape(error)}[/]" if error else "")
+                      + (f" {escape(a.error_message)}" if a.error_message else ""),
+                      highlight=False)
         for kind, path in (a.evidence or {}).items():
-            console.print(f"  {kind:<10} {path}", soft_wrap=True, highlight=False)
+            console.print(f"  {escape(kind):<10} {escape(str(path))}", soft_wrap=True,
+                          highlight=False)
 
 
 def _selected(ids: list[int], process: str | None, status: list[str],

@@ -34,6 +34,7 @@ from queues.models import (
 from queues.schema import NO_DEADLINE
 from queues.states import ABANDONABLE, RETRYABLE_BY_OPERATOR, Outcome, Status
 from queues.store import Store
+from queues.testing.retention import MemoryRetentionStore
 from queues.testing.siblings import (
     MemoryCredentialStore,
     MemoryFireStore,
@@ -59,6 +60,7 @@ class InMemoryStore(Store):
         self.nodes = MemoryNodeStore(self)
         self.fires = MemoryFireStore(self)
         self.credentials = MemoryCredentialStore(self)
+        self.retention = MemoryRetentionStore(self)
         self.monitor = MemoryQueueMonitor(self)
 
     def leadership(self) -> Leadership:
@@ -413,7 +415,8 @@ class InMemoryStore(Store):
             error_message=row.error_message, deadline=row.deadline,
             available_at=row.available_at, lease_owner=row.lease_owner,
             lease_expires_at=row.lease_expires_at, created_at=row.created_at,
-            updated_at=row.updated_at, finished_at=row.finished_at, history=history)
+            updated_at=row.updated_at, finished_at=row.finished_at, history=history,
+            purged=tuple(p for p in (row.purged or "").split(",") if p))
 
     def get_item(self, item_id: int) -> ItemView:
         with self.db.lock:
@@ -511,6 +514,15 @@ class InMemoryStore(Store):
     def verify_audit(self, against: Checkpoint | None = None) -> VerifyResult:
         with self.db.lock:
             return self.db.verify(self.audit_key, against)
+
+    def audit_key_status(self) -> str:
+        if self.audit_key is None:
+            return "missing"
+        with self.db.lock:
+            last = self.db.checkpoints[-1] if self.db.checkpoints else None
+        if last is None:
+            return "unproven"
+        return "ok" if last.sealed_by(self.audit_key) else "wrong"
 
     def checkpoint_audit(self, *, actor: str) -> Checkpoint:
         if self.audit_key is None:

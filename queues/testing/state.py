@@ -22,6 +22,7 @@ from queues.chain import (
 from queues.chain import event_hash as hash_of
 from queues.errors import AuditTampered
 from queues.models import ProcessSpec
+from queues.retention_store import Tombstone
 
 
 @dataclass
@@ -62,6 +63,7 @@ class ItemRow:
     lease_expires_at: float | None = None
     attempt_started_at: float | None = None
     finished_at: float | None = None
+    purged: str | None = None
 
 
 @dataclass
@@ -104,6 +106,7 @@ class Tables:
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     fires: list[dict[str, Any]] = field(default_factory=list)
     credentials: dict[str, tuple[str, float, float]] = field(default_factory=dict)
+    tombstones: list[tuple[int, Tombstone]] = field(default_factory=list)
     next_id: dict[str, int] = field(default_factory=dict)
     version: int = 0  # bumped by whatever may give an idle worker work
 

@@ -116,3 +116,25 @@ def test_example_process_files_pass_the_load_check() -> None:
 
     for path in process_files(EXAMPLES):
         check_loadable(path, load_process(path))
+
+
+@pytest.mark.parametrize(("section", "needle"), [
+    ("retention:\n  payload: -1d\n", "retention.payload"),
+    ("retention:\n  payload: .inf\n", "retention.payload"),
+    ("retention:\n  payload: 3651d\n", "retention.payload"),
+    ("retention:\n  audit: 30d\n", "retention.audit"),
+    ("retention:\n  evidence: soon\n", "retention.evidence"),
+    ("retention: 90d\n", "retention"),
+])
+def test_bad_retention_is_refused_naming_key_and_line(tmp_path: Path, section: str,
+                                                      needle: str) -> None:
+    text = GOOD + section
+    message = refused(tmp_path, text)
+    assert needle in message
+    assert f"line {line_of(text, 'retention:')}" in message or \
+        f"line {line_of(text, section.splitlines()[-1].strip()[:8])}" in message
+
+
+def test_retention_is_kept_in_the_definition_in_seconds(tmp_path: Path) -> None:
+    cfg = load_process(write(tmp_path, GOOD + "retention:\n  payload: 90d\n  evidence: 0d\n"))
+    assert cfg.to_spec().definition["retention"] == {"payload": 90 * 86400.0, "evidence": 0.0}

@@ -25,9 +25,8 @@ SUFFIX = " [unkeyed]"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("audit_chains") as batch:
-        batch.add_column(sa.Column("keyed", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
+    op.add_column("audit_chains", sa.Column("keyed", sa.Boolean(), nullable=False,
+                                            server_default=sa.false()))
     op.execute(sa.text("UPDATE audit_chains SET writer = substr(writer, 1, 189) || :suffix")
                .bindparams(suffix=SUFFIX))
     op.create_table(
