@@ -189,14 +189,36 @@ def _json_error(err: json.JSONDecodeError) -> str:
     return f"not valid JSON: {err.msg} (column {err.colno})"
 
 
+def _too_deep_line(text: str, limit: int = 500) -> int:
+    """The line where `text` first nests deeper than `limit` (strings skipped)."""
+    depth, line, in_string, escaped = 0, 1, False, False
+    for char in text:
+        if char == "\n":
+            line += 1
+        if in_string:
+            escaped = not escaped and char == "\\"
+            in_string = escaped or char != '"'
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return line
+        elif char in "]}":
+            depth -= 1
+    return line
+
+
 def json_rows(path: Path) -> Iterator[Row]:
     """Items of a JSON array, or of `{"items": [...]}`; a BOM is allowed."""
+    text = path.read_text(encoding="utf-8-sig")
     try:
-        data = _parse_json(path.read_text(encoding="utf-8-sig"))
+        data = _parse_json(text)
     except json.JSONDecodeError as err:
         raise BadRow(err.lineno, _json_error(err), unit="line") from None
     except RecursionError:
-        raise BadFile("is nested too deeply to read") from None
+        raise BadRow(_too_deep_line(text), "is nested too deeply to read (more than a few "
+                     "hundred levels)", unit="line") from None
     if isinstance(data, DuplicateKeys) and data.duplicate == "items":
         raise BadFile("names the key 'items' twice")
     if isinstance(data, dict) and isinstance(data.get("items"), list):
