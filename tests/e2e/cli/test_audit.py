@@ -16,20 +16,21 @@ def test_audit_verify_finds_an_altered_event(ready: Cli, db: Db, tmp_path: Path)
     ready.ok("enqueue", "invoices", "-f", write_csv(tmp_path / "a.csv", HEADER, invoice_rows(5)))
     ok = ready.ok("audit", "verify", "--json").json()
     assert ok["ok"] is True and ok["findings"] == []
-    assert ok["events"] == 3  # two processes registered, one enqueue of five items
-    assert "every hash matches" in ready.ok("audit", "verify").out
+    # init's checkpoint, two processes registered, one enqueue of five items
+    assert ok["events"] == 4
+    assert "every hash and checkpoint holds" in ready.ok("audit", "verify").out
 
-    db.execute("UPDATE audit_events SET details = ? WHERE id = 3", ('{"count":6}',))
+    db.execute("UPDATE audit_events SET details = ? WHERE id = 4", ('{"count":6}',))
     result = ready("audit", "verify")
     assert result.code == 1, str(result)
     assert "TAMPERED" in result.out
-    assert "event id 3" in result.out
+    assert "event id 4" in result.out
     assert "altered" in result.out
     found = ready("audit", "verify", "--json")
     assert found.code == 1
     report = found.json()
     assert report["ok"] is False
-    assert [(f["event_id"], f["seq"]) for f in report["findings"]] == [(3, 3)]
+    assert [(f["event_id"], f["seq"]) for f in report["findings"]] == [(4, 4)]
 
 
 def test_audit_verify_finds_a_removed_last_event(ready: Cli, db: Db) -> None:
@@ -38,7 +39,7 @@ def test_audit_verify_finds_a_removed_last_event(ready: Cli, db: Db) -> None:
     db.execute("DELETE FROM audit_events WHERE id = (SELECT max(id) FROM audit_events)")
     result = ready("audit", "verify")
     assert result.code == 1, str(result)
-    assert "the chain's end" in result.out
+    assert "chain 1 (cli:user:" in result.out and "position 3" in result.out
     assert "last event(s) were removed" in result.out
     report = ready("audit", "verify", "--json").json()
     assert report["findings"][0]["event_id"] is None
@@ -47,17 +48,17 @@ def test_audit_verify_finds_a_removed_last_event(ready: Cli, db: Db) -> None:
 def test_audit_verify_finds_a_removed_middle_event(lite: Cli, sqlite_db: Db) -> None:
     for ref in ("A-1", "A-2", "A-3"):
         lite.ok("enqueue", "applicants", "-d", json.dumps({"reference": ref}))
-    sqlite_db.execute("DELETE FROM audit_events WHERE id = 4")
+    sqlite_db.execute("DELETE FROM audit_events WHERE id = 5")
     result = lite("audit", "verify")
     assert result.code == 1
-    assert "event id 5" in result.out and "removed" in result.out
+    assert "event id 6" in result.out and "removed" in result.out
 
 
 def test_audit_list_json(lite: Cli) -> None:
     lite.ok("enqueue", "applicants", "-d", '{"reference": "A-1"}')
     events = lite.ok("audit", "list", "--json").json()
     assert [e["action"] for e in events] == ["items.enqueued", "process.registered",
-                                             "process.registered"]
+                                             "process.registered", "audit.checkpoint"]
     details = events[0]["details"]
     assert (details["count"], details["first_id"], details["last_id"]) == (1, 1, 1)
     assert details["references_sha256"] == hashlib.sha256(b"A-1").hexdigest()
