@@ -51,10 +51,37 @@ def current_revision(url: str) -> tuple[str | None, str]:
 
 def open_sql_store(settings: Settings, *, writer: str | None = None) -> SqlStore:
     """The store for the configured database (schema assumed current)."""
-    from orchestrator.secrets import audit_key
-    store = open_store(settings.db_url, writer=writer, audit_key=audit_key(settings))
+    store = open_store(settings.db_url, writer=writer)
     assert isinstance(store, SqlStore)
+    use_master_key(store, settings)
     return store
+
+
+def use_master_key(store: SqlStore, settings: Settings) -> None:
+    """Seal the store's data and key its audit chain under the master key, if there is one.
+
+    Without one (a reader with no key) the store writes unkeyed and shows sealed
+    values as such. With a key that did not wrap this database's keys, the
+    key a rotation left pending is tried; else a `CredentialError` says what to set.
+    """
+    from orchestrator.encryption import AUDIT, EnvelopeSealer, MasterKey
+    from orchestrator.errors import CredentialError
+    from orchestrator.secrets import candidate_master_keys
+    from queues import ChainKey
+
+    last: CredentialError | None = None
+    for raw in candidate_master_keys(settings):
+        sealer = EnvelopeSealer(store.keys, MasterKey(raw))
+        try:
+            audit_key = sealer.raw_key(AUDIT)
+        except CredentialError as err:
+            last = err
+            continue
+        store.use_sealer(sealer)
+        store.use_audit_key(ChainKey(audit_key))
+        return
+    if last is not None:
+        raise last
 
 
 def seal_audit_log(settings: Settings, actor: str) -> str | None:
@@ -64,8 +91,8 @@ def seal_audit_log(settings: Settings, actor: str) -> str | None:
     unkeyed, and only a checkpoint taken now, before anyone could add another,
     vouches for them. Returns what was done, for the command to say.
     """
-    from orchestrator.secrets import audit_key
-    if audit_key(settings) is None:
+    from orchestrator.secrets import master_key
+    if master_key(settings) is None:
         return None
     store = open_sql_store(settings, writer=f"cli:{actor}")
     try:

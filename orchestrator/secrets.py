@@ -1,8 +1,8 @@
 """The master key: from `RPA_SECRET_KEY` or a 0600 key file, never from the database.
 
-It encrypts stored credentials (as a Fernet key), and keys derived from it with
-HKDF seal the audit log (`audit_key`), so each use has a key of its own and one
-never reveals another.
+It encrypts stored credentials (as a Fernet key), and a key derived from it
+with HKDF wraps the data keys (`orchestrator.encryption`): those seal the items'
+personal data and the audit log, so each use has a key of its own.
 """
 
 from __future__ import annotations
@@ -11,11 +11,8 @@ import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from orchestrator.settings import Settings
-from queues import ChainKey
 
 
 def key_file(settings: Settings) -> Path:
@@ -45,15 +42,15 @@ def master_key(settings: Settings) -> bytes | None:
     return path.read_bytes().strip() if path.is_file() else None
 
 
-def audit_key(settings: Settings) -> ChainKey | None:
-    """The key that seals the audit chains and checkpoints, derived from the master key.
+def pending_key_file(settings: Settings) -> Path:
+    """Where `rpa keys rotate` puts the new key before the database is re-wrapped."""
+    return settings.data_dir / "secret.key.new"
 
-    None without a master key: such a store writes an unkeyed chain, which
-    `rpa audit verify` (given the key) reports as one nobody vouches for.
-    """
-    master = master_key(settings)
-    if master is None:
-        return None
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                   info=b"rpa audit chain key v1").derive(master)
-    return ChainKey(derived)
+
+def candidate_master_keys(settings: Settings) -> list[bytes]:
+    """The master key in force, then the one an interrupted rotation left pending."""
+    found = [k for k in (master_key(settings),) if k is not None]
+    pending = pending_key_file(settings)
+    if settings.secret_key is None and pending.is_file():
+        found.append(pending.read_bytes().strip())
+    return found

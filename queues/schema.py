@@ -182,6 +182,19 @@ class ItemPurgeRow(SQLModel, table=True):
     rule: str = Field(sa_column=sa.Column(sa.String(300), nullable=False))
 
 
+class DataKeyRow(SQLModel, table=True):
+    """A data key, wrapped by the master key (never stored in the clear): what it is for,
+    and the id of the master key that wrapped it."""
+
+    __tablename__ = "data_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    purpose: str = Field(sa_column=sa.Column(sa.String(120), nullable=False, unique=True))
+    wrapped: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    kek_id: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
+    created_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+
+
 class AuditCheckpointRow(SQLModel, table=True):
     """A sealed record of every chain's writer, length and head (`queues.checkpoints`)."""
 
@@ -234,6 +247,7 @@ audit_chains = AuditChainRow.__table__  # type: ignore[attr-defined]
 audit_events = AuditEventRow.__table__  # type: ignore[attr-defined]
 audit_checkpoints = AuditCheckpointRow.__table__  # type: ignore[attr-defined]
 item_purges = ItemPurgeRow.__table__  # type: ignore[attr-defined]
+data_keys = DataKeyRow.__table__  # type: ignore[attr-defined]
 
 
 class CredentialRow(SQLModel, table=True):

@@ -66,6 +66,8 @@ class SqlFireStore(FireStore):
                     error: str | None = None, trigger: str = "") -> FireResult:
         store = self.store
         actor = f"scheduler:{node}"
+        if store.sealer is not None and items:
+            store.sealer.prepare(process)  # before the transaction: see Sealer.prepare
         with store.transaction(f"record a fire of {process}") as conn:
             insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
             fire_id = conn.execute(

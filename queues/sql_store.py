@@ -21,6 +21,7 @@ from queues.schema import (
     queues_t,
     work_items,
 )
+from queues.sealing import open_json, open_text
 from queues.sql_store_core import SqlStoreCore
 from queues.states import ABANDONABLE, RETRYABLE_BY_OPERATOR, Status
 
@@ -78,14 +79,15 @@ class SqlStore(SqlStoreCore):
                 .join(queues_t, queues_t.c.id == wi.c.queue_id)
                 .join(processes, processes.c.id == queues_t.c.process_id))
 
-    @staticmethod
-    def _view(row: sa.RowMapping, history: tuple[Attempt, ...] = ()) -> ItemView:
+    def _view(self, row: sa.RowMapping, history: tuple[Attempt, ...] = ()) -> ItemView:
+        sealer = self.sealer
         return ItemView(
             id=row["id"], queue=row["queue_name"], process=row["process_name"],
             reference=row["reference"], status=row["status"], priority=row["priority"],
             attempts=row["attempts"], attempt_limit=row["attempt_limit"],
-            payload=row["payload"], output=row["output"], error_type=row["error_type"],
-            error_code=row["error_code"], error_message=row["error_message"],
+            payload=open_json(sealer, row["payload"]), output=open_json(sealer, row["output"]),
+            error_type=row["error_type"], error_code=row["error_code"],
+            error_message=open_text(sealer, row["error_message"]),
             deadline=row["deadline"], available_at=row["available_at"],
             lease_owner=row["lease_owner"], lease_expires_at=row["lease_expires_at"],
             created_at=row["created_at"], updated_at=row["updated_at"],
@@ -102,7 +104,8 @@ class SqlStore(SqlStoreCore):
         history = tuple(Attempt(number=a["number"], worker_id=a["worker_id"],
                                 started_at=a["started_at"], ended_at=a["ended_at"],
                                 outcome=a["outcome"], error_type=a["error_type"],
-                                error_code=a["error_code"], error_message=a["error_message"],
+                                error_code=a["error_code"],
+                                error_message=open_text(self.sealer, a["error_message"]),
                                 evidence=a["evidence"]) for a in tries)
         return self._view(row, history)
 

@@ -22,6 +22,7 @@ from queues.engine import wrapped_errors
 from queues.enqueue_events import ENQUEUE_CHUNK, default_writer, enqueued_event
 from queues.errors import IllegalTransition, ItemNotFound, LeaseLost, QueueNotFound
 from queues.hot_tx import HotConnection, HotConnections, NeedsFullPath
+from queues.key_store import SqlKeyStore
 from queues.models import (
     ClaimedItem,
     EnqueueResult,
@@ -37,6 +38,7 @@ from queues.schema import (
     queues_t,
     work_items,
 )
+from queues.sealing import Sealer, open_json, seal_json, seal_text
 from queues.snapshots import ProcessSnapshot, SnapshotCache
 from queues.sql_credential_store import SqlCredentialStore
 from queues.sql_fire_store import SqlFireStore
@@ -66,6 +68,8 @@ class SqlStoreCore(Store):
         self.writer = writer or default_writer("store")
         self.clock = clock
         self.audit_key = audit_key
+        self.sealer: Sealer | None = None  # see `use_sealer`
+        self._claimed: dict[int, str] = {}  # item id -> process, for sealing its output
         self.snapshots = SnapshotCache()
         self.chain = audit.ChainWriter(self.writer, audit_key)
         self.hot = statements_for(engine.dialect.name)
@@ -78,7 +82,28 @@ class SqlStoreCore(Store):
         self.fires = SqlFireStore(self)
         self.credentials = SqlCredentialStore(self)
         self.retention = SqlRetentionStore(self)
+        self.keys = SqlKeyStore(self)
         self.monitor = SqlQueueMonitor(engine)
+
+    def use_sealer(self, sealer: Sealer | None) -> None:
+        """Seal payloads, outputs and error texts from now on (see `queues.sealing`)."""
+        self.sealer = sealer
+
+    def use_audit_key(self, key: audit.ChainKey | None) -> None:
+        """Key this store's audit chain (before its first write)."""
+        self.audit_key = key
+        self.chain = audit.ChainWriter(self.writer, key)
+
+    def _process_of(self, item_id: int) -> str:
+        """The process of an item this store is finishing (claimed here, or looked up)."""
+        found = self._claimed.pop(item_id, None)
+        if found is not None:
+            return found
+        with self._read("read an item's process") as conn:
+            queue_id = conn.execute(sa.select(wi.c.queue_id).where(wi.c.id == item_id)).scalar()
+            if queue_id is None:
+                raise ItemNotFound(f"no work item {item_id}")
+            return self.snapshots.by_queue(conn, queue_id).name
 
     # -- plumbing -----------------------------------------------------------
     @contextmanager
@@ -235,6 +260,8 @@ class SqlStoreCore(Store):
             with self._read("read a process") as conn:
                 snap = self.snapshots.by_name(conn, process)
         validate_items(snap.input_schema, items)
+        if self.sealer is not None:
+            self.sealer.prepare(process)
         with self._write(f"enqueue into {process}") as conn:
             return self.enqueue_in(conn, process, items, actor=actor, progress=progress)
 
@@ -268,6 +295,9 @@ class SqlStoreCore(Store):
         for start in range(0, len(batch), ENQUEUE_CHUNK):
             chunk = batch[start:start + ENQUEUE_CHUNK]
             rows = [self._item_row(snap, item, now) for item in chunk]
+            if self.sealer is not None:
+                for row in rows:
+                    row["payload"] = seal_json(self.sealer, snap.name, row["payload"])
             inserted = self._insert_new(conn, rows)
             added.update(inserted)
             missing = [i.reference for i in chunk if i.reference not in inserted]
@@ -352,9 +382,14 @@ class SqlStoreCore(Store):
         expires = now + (lease_seconds or snap.lease_seconds)
         if len(rows) > 1:  # (id, reference, payload, priority, attempts, limit, deadline, order)
             rows.sort(key=lambda r: (-r[3], r[7], r[0]))
-        json_in = self.hot.json_in
+        json_in, sealer = self.hot.json_in, self.sealer
+        if sealer is not None:
+            if len(self._claimed) > HINTS_MAX:
+                self._claimed.clear()
+            self._claimed.update((r[0], snap.name) for r in rows)
         return [ClaimedItem(id=r[0], queue=snap.queue, process=snap.name, reference=r[1],
-                            payload=json_in(r[2]), priority=r[3], attempt=r[4],
+                            payload=open_json(sealer, json_in(r[2])), priority=r[3],
+                            attempt=r[4],
                             attempt_limit=r[5], deadline=r[6], lease_expires_at=expires,
                             enqueued_at=r[8])
                 for r in rows]
@@ -422,6 +457,8 @@ class SqlStoreCore(Store):
                       worker_id: str, *, evidence: dict[str, Any] | None = None) -> None:
         if not results:
             return
+        if self.sealer is not None:
+            results = [(i, seal_json(self.sealer, self._process_of(i), o)) for i, o in results]
         now = self.clock()
         action = "complete items" if len(results) > 1 else "complete an item"
         try:
@@ -461,6 +498,8 @@ class SqlStoreCore(Store):
 
     def fail_business(self, item_id: int, worker_id: str, *, code: str, message: str,
                       evidence: dict[str, Any] | None = None) -> None:
+        if self.sealer is not None:
+            message = seal_text(self.sealer, self._process_of(item_id), message) or ""
         now = self.clock()
         with self._write("record a business exception") as conn:
             row = self._finish(conn, item_id, worker_id, "fail_business", {
@@ -479,6 +518,8 @@ class SqlStoreCore(Store):
     def fail_application(self, item_id: int, worker_id: str, *, error_type: str,
                          message: str, code: str | None = None,
                          evidence: dict[str, Any] | None = None) -> str:
+        if self.sealer is not None:
+            message = seal_text(self.sealer, self._process_of(item_id), message) or ""
         now = self.clock()
         with self._write("record an application error") as conn:
             held = conn.execute(sa.select(wi.c.queue_id, wi.c.attempts, wi.c.attempt_limit)

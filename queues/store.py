@@ -22,6 +22,7 @@ from queues.chain import VerifyResult
 from queues.checkpoints import Checkpoint
 from queues.credential_store import CredentialStore
 from queues.fire_store import FireStore
+from queues.key_store import KeyStore
 from queues.leadership import Leadership
 from queues.models import (
     ClaimedItem,
@@ -48,6 +49,7 @@ class Store:
     credentials: CredentialStore
     monitor: QueueMonitor
     retention: RetentionStore
+    keys: KeyStore
 
     def leadership(self) -> Leadership:
         """The scheduler's lock on this store's database (a new one each call)."""

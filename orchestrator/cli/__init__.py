@@ -14,6 +14,7 @@ from orchestrator.cli.audit_cmd import audit_app
 from orchestrator.cli.candidates_cmd import candidates_app
 from orchestrator.cli.demo_cmd import demo
 from orchestrator.cli.items_cmd import enqueue, items_app
+from orchestrator.cli.keys_cmd import keys_app
 from orchestrator.cli.process_cmd import process_app
 from orchestrator.cli.report_cmd import report_app
 from orchestrator.cli.retention_cmd import erase, purge
@@ -41,6 +42,7 @@ app.add_typer(audit_app, name="audit")
 app.command()(worker)
 app.add_typer(bots_app, name="bots")
 app.add_typer(credentials_app, name="credentials")
+app.add_typer(keys_app, name="keys")
 app.add_typer(report_app, name="report")
 app.add_typer(candidates_app, name="candidates")
 app.command()(serve)

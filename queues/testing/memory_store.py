@@ -34,7 +34,7 @@ from queues.models import (
 from queues.schema import NO_DEADLINE
 from queues.states import ABANDONABLE, RETRYABLE_BY_OPERATOR, Outcome, Status
 from queues.store import Store
-from queues.testing.retention import MemoryRetentionStore
+from queues.testing.retention import MemoryKeyStore, MemoryRetentionStore
 from queues.testing.siblings import (
     MemoryCredentialStore,
     MemoryFireStore,
@@ -61,6 +61,7 @@ class InMemoryStore(Store):
         self.fires = MemoryFireStore(self)
         self.credentials = MemoryCredentialStore(self)
         self.retention = MemoryRetentionStore(self)
+        self.keys = MemoryKeyStore(self)
         self.monitor = MemoryQueueMonitor(self)
 
     def leadership(self) -> Leadership:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from queues.chain import AuditEvent
+from queues.key_store import KeyStore, StoredKey
 from queues.retention_store import FIELDS, EraseResult, PurgeCandidate, RetentionStore, Tombstone
 from queues.states import FINAL, Status
 
@@ -118,3 +120,41 @@ class MemoryRetentionStore(RetentionStore):
         with self.store.db.lock:
             return [dict(a.evidence) for a in self.store.db.attempts
                     if a.item_id in wanted and a.evidence]
+
+
+class MemoryKeyStore(KeyStore):
+    """Wrapped keys in memory (the memory store seals nothing itself: nothing is at rest)."""
+
+    def __init__(self, store: InMemoryStore):
+        self.store = store
+        self.rows: dict[str, StoredKey] = {}
+
+    def get(self, purpose: str) -> StoredKey | None:
+        return self.rows.get(purpose)
+
+    def by_id(self, key_id: int) -> StoredKey | None:
+        return next((k for k in self.rows.values() if k.id == key_id), None)
+
+    def create(self, purpose: str, wrapped: str, kek_id: str) -> StoredKey:
+        with self.store.db.lock:
+            if purpose not in self.rows:
+                self.rows[purpose] = StoredKey(len(self.rows) + 1, purpose, wrapped, kek_id)
+            return self.rows[purpose]
+
+    def all(self) -> list[StoredKey]:
+        return sorted(self.rows.values(), key=lambda k: k.id)
+
+    def rotate(self, keys: Sequence[tuple[int, str, str]],
+               credentials: Sequence[tuple[str, str]], *, actor: str) -> None:
+        now = self.store.clock()
+        with self.store.db.lock:
+            for key_id, wrapped, kek_id in keys:
+                old = self.by_id(key_id)
+                if old is not None:
+                    self.rows[old.purpose] = StoredKey(key_id, old.purpose, wrapped, kek_id)
+            for name, ciphertext in credentials:
+                found = self.store.db.credentials.get(name)
+                if found is not None:
+                    self.store.db.credentials[name] = (ciphertext, found[1], now)
+            self.store._audit([AuditEvent(actor=actor, action="keys.rotated", ts=now, details={
+                "data_keys": len(keys), "credentials": len(credentials)})])

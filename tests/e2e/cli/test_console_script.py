@@ -49,7 +49,7 @@ def test_console_script_end_to_end(sh: Shell, cli: Cli) -> None:
     assert rows["invoice-approval"]["counts"]["new"] == len(refs)
     verify_result = sh.result(verify)
     assert verify_result.code == 0, str(verify_result)
-    assert "every hash matches" in verify_result.out
+    assert "every hash and checkpoint holds" in verify_result.out
     assert cli.references("invoice-approval") == sorted(refs)
 
 
