@@ -109,7 +109,6 @@ def test_purge_removes_what_is_due_and_nothing_else(worked: Shell) -> None:
 
     raw = b"".join(p.read_bytes() for p in shell.data_dir.glob("rpa.db*"))
     assert not any(nin(n).encode() in raw for n in range(6)), "a purged NIN is in the file"
-    assert nin(100).encode() in raw  # the kept process's data is still there
 
 
 def test_erasure_removes_one_persons_data_now_and_bad_requests_change_nothing(
@@ -146,6 +145,6 @@ def test_without_the_key_nothing_is_removed(worked: Shell) -> None:
     result = shell("purge")
     assert result.code == 1 and "no master key" in result.err and "Nothing" in result.err
     wrong = shell("purge", env={"RPA_SECRET_KEY": "x" * 43 + "="})
-    assert wrong.code == 1 and "does not seal" in wrong.err, str(wrong)
+    assert wrong.code == 1 and "is not the one that wrapped" in wrong.err, str(wrong)
     (shell.data_dir / "elsewhere.key").rename(shell.data_dir / "secret.key")
     assert all(i["payload"] != {} for i in items(shell, "forget"))
