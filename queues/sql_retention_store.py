@@ -29,6 +29,19 @@ def _not_yet(data: str) -> sa.ColumnElement[bool]:
     return sa.or_(wi.c.purged.is_(None), sa.not_(wi.c.purged.contains(data)))
 
 
+def _holds(data: str) -> sa.ColumnElement[bool]:
+    """The item still has some of `data` (so a purge has something to remove and record)."""
+    of_attempts = sa.select(attempts_t.c.id).where(attempts_t.c.item_id == wi.c.id)
+    if data == "output":
+        return wi.c.output.is_not(None)
+    if data == "errors":
+        return sa.or_(wi.c.error_message.is_not(None), sa.exists(
+            of_attempts.where(attempts_t.c.error_message.is_not(None))))
+    if data == "evidence":
+        return sa.exists(of_attempts.where(attempts_t.c.evidence.is_not(None)))
+    return sa.true()
+
+
 class SqlRetentionStore(RetentionStore):
     def __init__(self, store: SqlStoreCore):
         self.store = store
@@ -68,7 +81,8 @@ class SqlRetentionStore(RetentionStore):
             ids = [int(i) for i in conn.execute(
                 sa.select(wi.c.id).where(wi.c.queue_id == queue_id,
                                          wi.c.status.in_(FINAL_VALUES),
-                                         wi.c.finished_at <= before, _not_yet(data))
+                                         wi.c.finished_at <= before, _not_yet(data),
+                                         _holds(data))
                 .order_by(wi.c.finished_at, wi.c.id).limit(limit)).scalars()]
             evidence: dict[int, list[dict[str, Any]]] = {}
             if data == "evidence" and ids:

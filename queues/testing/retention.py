@@ -25,6 +25,17 @@ class MemoryRetentionStore(RetentionStore):
     def _holds(self, row: ItemRow, data: str) -> bool:
         return data not in (row.purged or "").split(",")
 
+    def _has(self, row: ItemRow, data: str) -> bool:
+        """The item still has some of `data` (as the SQL store's `_holds`)."""
+        attempts = [a for a in self.store.db.attempts if a.item_id == row.id]
+        if data == "output":
+            return row.output is not None
+        if data == "errors":
+            return row.error_message is not None or any(a.error_message for a in attempts)
+        if data == "evidence":
+            return any(a.evidence for a in attempts)
+        return True
+
     def due(self, process: str, data: str, before: float, *, limit: int = 500
             ) -> list[PurgeCandidate]:
         if data not in FIELDS:
@@ -34,7 +45,7 @@ class MemoryRetentionStore(RetentionStore):
             rows = sorted((r for r in self.store.db.items.values()
                            if r.queue_id == queue_id and r.status in FINAL_VALUES
                            and r.finished_at is not None and r.finished_at <= before
-                           and self._holds(r, data)),
+                           and self._holds(r, data) and self._has(r, data)),
                           key=lambda r: (r.finished_at or 0, r.id))[:limit]
             evidence = {r.id: tuple(dict(a.evidence) for a in self.store.db.attempts
                                     if a.item_id == r.id and a.evidence)
