@@ -72,6 +72,7 @@ class EnvelopeSealer(Sealer):
         self.keys = keys
         self.master = master
         self._by_purpose: dict[str, tuple[int, AESGCM]] = {}
+        self._digest_keys: dict[str, bytes] = {}
         self._by_id: dict[int, AESGCM] = {}
         self._lock = threading.Lock()
 
@@ -94,6 +95,8 @@ class EnvelopeSealer(Sealer):
                 assert stored is not None
                 found = (stored.id, AESGCM(raw))
                 self._by_purpose[purpose] = found
+                self._digest_keys[purpose] = hmac.new(raw, b"rpa reference digests v1",
+                                                      hashlib.sha256).digest()
                 self._by_id[stored.id] = found[1]
         return found
 
@@ -105,6 +108,11 @@ class EnvelopeSealer(Sealer):
         nonce = os.urandom(12)
         sealed = aes.encrypt(nonce, text.encode("utf-8"), f"rpa-seal:{key_id}".encode())
         return f"{key_id}.{_b64(nonce + sealed)}"
+
+    def digest(self, process: str, reference: str) -> str:
+        self._key_for(process)
+        key = self._digest_keys[f"process:{process}"]
+        return "h1:" + hmac.new(key, reference.encode("utf-8"), hashlib.sha256).hexdigest()[:40]
 
     def open(self, token: str) -> str:
         head, _, body = token.partition(".")

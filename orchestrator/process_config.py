@@ -106,6 +106,10 @@ class ProcessConfig(BaseModel):
                                "work items, run by the scheduler on the process's triggers")
     retention: RetentionSection | None = Field(
         default=None, description="how long finished items keep their data")
+    hash_reference: bool = Field(
+        default=False, description="store each reference as a keyed digest, for references "
+        "that are personal data (a national identity number): still unique and searchable "
+        "with the key, meaningless without it; bots see the digest")
 
     @field_validator("name")
     @classmethod

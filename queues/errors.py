@@ -8,7 +8,8 @@
     ├── IllegalTransition        the item's state does not allow the operation
     ├── LeaseLost                the caller no longer holds the item's lease
     ├── PayloadInvalid           a payload fails the process's input schema
-    ├── AuditKeyMissing          sealing or checking keyed audit data needs a key
+    ├── AuditKeyMissing          sealing or checking keyed audit data, or hashing a
+    │                            reference, needs a key the store was not given
     └── AuditTampered            a checkpoint would seal a log that contradicts the last
 
 Callers catch `QueueError` to handle everything the queue can say, or a leaf

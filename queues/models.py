@@ -155,3 +155,4 @@ class ItemFilter:
     error_code: str | None = None
     limit: int = 50
     until: float | None = None
+    reference: str | None = None  # exact; a hashed process's digest is found too

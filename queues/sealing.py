@@ -35,6 +35,12 @@ class Sealer:
         """The text a token holds (its data key's id is inside it)."""
         raise NotImplementedError
 
+    def digest(self, process: str, reference: str) -> str:
+        """A keyed digest of a reference that is itself personal (`hash_reference`): the
+        same reference always gives the same digest, so it stays unique and searchable,
+        but the database alone cannot tell whose it is."""
+        raise NotImplementedError
+
 
 def seal_json(sealer: Sealer | None, process: str, value: Any) -> Any:
     if sealer is None or value is None:
@@ -67,3 +73,4 @@ def open_text(sealer: Sealer | None, text: str | None) -> str | None:
     if sealer is None:
         return SEALED_TEXT
     return sealer.open(text[len(TEXT_MARK):])
+

@@ -39,6 +39,7 @@ class ProcessSnapshot:
     default_priority: int
     paused: bool
     input_schema: dict[str, Any] | None = None  # enqueue validates against it
+    hash_reference: bool = False  # references stored as keyed digests (see Sealer.digest)
 
 
 def _load(conn: sa.Connection, where: sa.ColumnElement[bool]) -> ProcessSnapshot | None:
@@ -59,6 +60,7 @@ def _load(conn: sa.Connection, where: sa.ColumnElement[bool]) -> ProcessSnapshot
         lease_seconds=row["lease_seconds"], sla_minutes=row["sla_minutes"],
         default_priority=row["default_priority"], paused=row["paused"],
         input_schema=row["input_schema"],
+        hash_reference=bool((row["definition"] or {}).get("hash_reference")),
     )
 
 

@@ -123,11 +123,23 @@ class SqlStore(SqlStoreCore):
             stmt = stmt.where(wi.c.updated_at < flt.until)
         if flt.error_code:
             stmt = stmt.where(wi.c.error_code == flt.error_code)
+        if flt.reference is not None:
+            stmt = stmt.where(wi.c.reference.in_(self._reference_forms(flt.reference)))
         stmt = stmt.order_by(wi.c.updated_at.desc(), wi.c.id.desc())
         if flt.limit:
             stmt = stmt.limit(flt.limit)
         with self._read("list items") as conn:
             return [self._view(r) for r in conn.execute(stmt).mappings().all()]
+
+    def _reference_forms(self, reference: str) -> list[str]:
+        """The reference as given, and its digest in every process that hashes references."""
+        forms = [reference]
+        if self.sealer is not None:
+            with self._read("read the processes") as conn:
+                names = conn.execute(sa.select(processes.c.name, processes.c.definition))
+                forms += [self.sealer.digest(name, reference) for name, definition in names
+                          if (definition or {}).get("hash_reference")]
+        return forms
 
     def queue_status(self, *, now: float | None = None,
                      risk_window_seconds: float = 3600.0) -> list[QueueStatus]:

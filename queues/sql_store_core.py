@@ -10,6 +10,7 @@ hooks that `SqliteStore` and `PostgresStore` fill in.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +21,13 @@ import sqlalchemy as sa
 from queues import audit
 from queues.engine import wrapped_errors
 from queues.enqueue_events import ENQUEUE_CHUNK, default_writer, enqueued_event
-from queues.errors import IllegalTransition, ItemNotFound, LeaseLost, QueueNotFound
+from queues.errors import (
+    AuditKeyMissing,
+    IllegalTransition,
+    ItemNotFound,
+    LeaseLost,
+    QueueNotFound,
+)
 from queues.hot_tx import HotConnection, HotConnections, NeedsFullPath
 from queues.key_store import SqlKeyStore
 from queues.models import (
@@ -286,6 +293,9 @@ class SqlStoreCore(Store):
         """
         snap = self.snapshots.by_name(conn, process)
         now = self.clock()
+        shown: dict[str, str] = {}  # stored reference -> the one the caller gave
+        if snap.hash_reference:
+            items, shown = self._hashed_references(snap.name, items)
         unique: dict[str, NewItem] = {}
         for item in items:
             unique.setdefault(item.reference, item)
@@ -311,7 +321,24 @@ class SqlStoreCore(Store):
                 progress(len(chunk))
         if added:
             self._notify(conn, snap.queue_id)
+        if shown:
+            added = {shown[r]: i for r, i in added.items()}
+            existing = {shown[r]: i for r, i in existing.items()}
         return EnqueueResult(added=added, existing=existing)
+
+    def _hashed_references(self, process: str, items: Sequence[NewItem]
+                           ) -> tuple[list[NewItem], dict[str, str]]:
+        """The items with their references replaced by keyed digests, and the map back."""
+        if self.sealer is None:
+            raise AuditKeyMissing(f"process {process!r} stores its references as keyed "
+                                  "digests: enqueueing needs the master key")
+        shown: dict[str, str] = {}
+        hashed = []
+        for item in items:
+            digest = self.sealer.digest(process, item.reference)
+            shown[digest] = item.reference
+            hashed.append(dataclasses.replace(item, reference=digest))
+        return hashed, shown
 
     def audit_in(self, conn: sa.Connection, process: str, actor: str, action: str, *,
                  details: dict[str, Any] | None = None) -> None:

@@ -113,6 +113,8 @@ def list_(
     since: str | None = typer.Option(None, help=f"changed since: {WHEN_HELP}"),
     until: str | None = typer.Option(None, help="changed before: the same forms"),
     error_code: str | None = typer.Option(None, "--error-code"),
+    reference: str | None = typer.Option(None, "--reference", "-r",
+                                         help="this reference only (hashed ones too)"),
     limit: int = typer.Option(50, min=1, max=MAX_LIMIT, help="at most this many, newest first"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -122,7 +124,8 @@ def list_(
     since_at, until_at = parse_window(since, until, STATE.settings.timezone)
     items = STATE.store.list_items(ItemFilter(process=process, statuses=_statuses(status),
                                               since=since_at, until=until_at,
-                                              error_code=error_code, limit=limit))
+                                              error_code=error_code, limit=limit,
+                                              reference=reference))
     if json_out:
         print_json([_item_json(i) for i in items])
         return

@@ -444,6 +444,8 @@ class InMemoryStore(Store):
                 rows = [r for r in rows if r.updated_at >= flt.since]
             if flt.until is not None:
                 rows = [r for r in rows if r.updated_at < flt.until]
+            if flt.reference is not None:
+                rows = [r for r in rows if r.reference == flt.reference]
             if flt.error_code:
                 rows = [r for r in rows if r.error_code == flt.error_code]
             rows.sort(key=lambda r: (r.updated_at, r.id), reverse=True)

@@ -138,3 +138,24 @@ def test_a_wrong_or_missing_key_is_refused_and_changes_nothing(
     (data_dir / "away.key").rename(data_dir / "secret.key")
     assert sqlite_db.scalar("SELECT count(*) FROM audit_events") == before
     assert lite_filled.ok("items", "show", "1", "--json").json()["payload"]["nin"] == NIN
+
+
+def test_a_personal_reference_is_stored_as_a_keyed_digest_and_still_found(
+        ready: Cli, db: Db, data_dir: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "people.yaml").write_text(
+        "name: people\nowner: HR\ncost_centre: '1400'\nbot: noop\n"
+        "manual_minutes_per_item: 4\nhash_reference: true\n", encoding="utf-8")
+    ready.ok("process", "register", "people.yaml")
+    added = ready.ok("enqueue", "people", "--data", '{"n": 1}', "--reference", NIN,
+                     "--json").json()
+    assert added["added"] == 1
+    again = ready.ok("enqueue", "people", "--data", '{"n": 2}', "--reference", NIN,
+                     "--json").json()
+    assert (again["added"], again["already_present"]) == (0, 1)  # still unique
+    (found,) = ready.ok("items", "list", "--reference", NIN, "--json").json()
+    assert found["process"] == "people" and found["reference"].startswith("h1:")
+    assert NIN not in found["reference"]
+    assert NIN.encode() not in raw_copy(db, data_dir)
+    assert ready.ok("items", "list", "--reference", "h1:nothing", "--json").json() == []
