@@ -44,6 +44,15 @@ class EraseResult:
     unknown: list[int] = field(default_factory=list)
 
 
+def classify(wanted: Sequence[int], statuses: dict[int, str]) -> EraseResult:
+    """Which of the `wanted` ids an erasure may take (`statuses`: id -> status of those
+    that exist): every one not being worked on right now."""
+    return EraseResult(
+        erased=[i for i in wanted if i in statuses and statuses[i] != "in_progress"],
+        in_progress=[i for i in wanted if statuses.get(i) == "in_progress"],
+        unknown=[i for i in wanted if i not in statuses])
+
+
 class RetentionStore:
     """Purge and erasure of the data items carry."""
 

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from queues.retention_store import FIELDS, EraseResult, PurgeCandidate, RetentionStore, Tombstone
+from queues.retention_store import (
+    FIELDS,
+    EraseResult,
+    PurgeCandidate,
+    RetentionStore,
+    Tombstone,
+    classify,
+)
 from queues.schema import attempts_t, item_purges, work_items
 from queues.states import FINAL, Status
 
@@ -155,12 +162,7 @@ class SqlRetentionStore(RetentionStore):
             rows = conn.execute(sa.select(wi.c.id, wi.c.status, wi.c.purged, wi.c.queue_id)
                                 .where(wi.c.id.in_(wanted)).with_for_update()).all()
             found = {int(r.id): r for r in rows}
-            result = EraseResult(
-                erased=[i for i in wanted if i in found
-                        and found[i].status != Status.IN_PROGRESS.value],
-                in_progress=[i for i in wanted if i in found
-                             and found[i].status == Status.IN_PROGRESS.value],
-                unknown=[i for i in wanted if i not in found])
+            result = classify(wanted, {i: r.status for i, r in found.items()})
             if not result.erased:
                 return result
             conn.execute(sa.update(wi).where(wi.c.id.in_(result.erased),

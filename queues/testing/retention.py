@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from queues.chain import AuditEvent
 from queues.key_store import KeyStore, StoredKey
-from queues.retention_store import FIELDS, EraseResult, PurgeCandidate, RetentionStore, Tombstone
+from queues.retention_store import (
+    FIELDS,
+    EraseResult,
+    PurgeCandidate,
+    RetentionStore,
+    Tombstone,
+    classify,
+)
 from queues.states import FINAL, Status
 
 if TYPE_CHECKING:
@@ -99,12 +106,7 @@ class MemoryRetentionStore(RetentionStore):
         now = self.store.clock()
         with self.store.db.lock:
             found = {i: self.store.db.items[i] for i in wanted if i in self.store.db.items}
-            result = EraseResult(
-                erased=[i for i in wanted if i in found
-                        and found[i].status != Status.IN_PROGRESS.value],
-                in_progress=[i for i in wanted if i in found
-                             and found[i].status == Status.IN_PROGRESS.value],
-                unknown=[i for i in wanted if i not in found])
+            result = classify(wanted, {i: r.status for i, r in found.items()})
             if not result.erased:
                 return result
             for i in result.erased:
