@@ -72,6 +72,7 @@ class EnvelopeSealer(Sealer):
         self.keys = keys
         self.master = master
         self._by_purpose: dict[str, tuple[int, AESGCM]] = {}
+        self._aad: dict[int, bytes] = {}  # key id -> its associated data, built once
         self._digest_keys: dict[str, bytes] = {}
         self._by_id: dict[int, AESGCM] = {}
         self._lock = threading.Lock()
@@ -103,10 +104,16 @@ class EnvelopeSealer(Sealer):
     def prepare(self, process: str) -> None:
         self._key_for(process)
 
+    def _aad_of(self, key_id: int) -> bytes:
+        aad = self._aad.get(key_id)
+        if aad is None:
+            aad = self._aad[key_id] = f"rpa-seal:{key_id}".encode()
+        return aad
+
     def seal(self, process: str, text: str) -> str:
         key_id, aes = self._key_for(process)
         nonce = os.urandom(12)
-        sealed = aes.encrypt(nonce, text.encode("utf-8"), f"rpa-seal:{key_id}".encode())
+        sealed = aes.encrypt(nonce, text.encode("utf-8"), self._aad_of(key_id))
         return f"{key_id}.{_b64(nonce + sealed)}"
 
     def digest(self, process: str, reference: str) -> str:
@@ -130,7 +137,7 @@ class EnvelopeSealer(Sealer):
             aes = AESGCM(self.master.unwrap(stored))
             self._by_id[key_id] = aes
         try:
-            return aes.decrypt(blob[:12], blob[12:], f"rpa-seal:{key_id}".encode()).decode()
+            return aes.decrypt(blob[:12], blob[12:], self._aad_of(key_id)).decode()
         except InvalidTag:
             raise CredentialError(f"a value sealed with data key {key_id} does not open: it "
                                   "was altered") from None

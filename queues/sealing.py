@@ -17,6 +17,9 @@ MARK = "enc1"
 TEXT_MARK = MARK + ":"
 SEALED_JSON = {"(encrypted)": "the master key is needed to read this"}
 SEALED_TEXT = "(encrypted: the master key is needed to read this)"
+# built once: `json.dumps` with arguments builds an encoder on every call, a third of
+# what sealing a small payload cost
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class Sealer:
@@ -45,8 +48,7 @@ class Sealer:
 def seal_json(sealer: Sealer | None, process: str, value: Any) -> Any:
     if sealer is None or value is None:
         return value
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return {MARK: sealer.seal(process, text)}
+    return {MARK: sealer.seal(process, _ENCODER.encode(value))}
 
 
 def is_sealed_json(value: Any) -> bool:
