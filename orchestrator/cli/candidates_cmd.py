@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 import typer
+from rich.markup import escape
 
 from orchestrator.cli.common import STATE, actor, console, make_table, print_json
 from orchestrator.cli.report_cmd import report_errors
@@ -124,7 +125,7 @@ def list_(
     for view in views:
         realised = "-" if view.realised is None else format_number(
             view.realised.hours_per_year, 0)
-        table.add_row(view.name, view.owner, str(view.scored.score),
+        table.add_row(escape(view.name), escape(view.owner), str(view.scored.score),
                       bar(view.scored.score, 100, 6),
                       format_number(view.scored.freed_hours_per_year, 0), realised,
                       view.process or "-")

@@ -139,9 +139,9 @@ def list_(
     table.add_column("error", overflow="fold")
     now = time.time()
     for i in items:
-        table.add_row(str(i.id), i.process, i.reference, styled_status(i.status),
+        table.add_row(str(i.id), i.process, escape(i.reference), styled_status(i.status),
                       f"{i.attempts}/{i.attempt_limit}", format_age(now - i.updated_at) + " ago",
-                      i.error_code or i.error_type or "")
+                      escape(i.error_code or i.error_type or ""))
     console.print(table if items else "No items match.")
 
 
@@ -195,7 +195,7 @@ def _print_attempts(history: Sequence[Attempt], tz: str) -> None:
     for a in history:
         table.add_row(str(a.number), format_time(a.started_at, tz),
                       f"{a.ended_at - a.started_at:.2f}s", a.outcome,
-                      a.error_code or a.error_type or "")
+                      escape(a.error_code or a.error_type or ""))
     console.print(table)
     for a in history:
         error = " ".join(x for x in (a.error_type, a.error_code) if x)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 
 from orchestrator.cli.common import STATE, actor, console, make_table, print_json
 from orchestrator.errors import ConfigError
@@ -101,7 +102,7 @@ def list_(json_out: bool = typer.Option(False, "--json")) -> None:
     table.add_column("state")
     for info in infos:
         spec = info.spec
-        table.add_row(spec.name, spec.owner, f"{spec.manual_minutes_per_item:g}",
+        table.add_row(spec.name, escape(spec.owner), f"{spec.manual_minutes_per_item:g}",
                       str(spec.retry.max_attempts),
                       "[yellow]paused[/]" if info.paused else "[green]active[/]")
     console.print(table if infos else "No processes yet: rpa process register FILE.yaml")
@@ -119,7 +120,7 @@ def show(name: str, json_out: bool = typer.Option(False, "--json")) -> None:
     table.add_column()
     for key, value in row.items():
         if key != "input_schema":
-            table.add_row(key, "-" if value is None or value == "" else str(value))
+            table.add_row(key, "-" if value is None or value == "" else escape(str(value)))
     fields = (row["input_schema"] or {}).get("properties", {})  # type: ignore[attr-defined]
     table.add_row("input fields", ", ".join(fields) or "(any payload)")
     console.print(table)

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import typer
+from rich.markup import escape
 
 from orchestrator.cli.common import STATE, console, make_table, print_json
 from orchestrator.durations import format_age
@@ -198,7 +199,8 @@ def workers(
             else:
                 since = slot.get("since")
                 busy_slots.add_row(n.node, str(slot["slot"]),
-                                   f"{slot['process']} #{slot['item_id']} {slot['reference']}",
+                                   escape(f"{slot['process']} #{slot['item_id']} "
+                                          f"{slot['reference']}"),
                                    format_age(now - since) if since else "")
     console.print(table)
     if busy_slots.row_count:

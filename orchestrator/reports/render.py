@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from orchestrator.reports.allocation import AllocationResult, CostRow, RollupKey
@@ -211,11 +212,11 @@ def rich_table(
         out = []
         for column in chosen:
             shown = Column(column.key, column.title, column.type, money_places, column.description)
-            out.append(
+            out.append(escape(  # owners and processes are free text from process files
                 cell_text(
                     shown if column.type == "money" else column, row.get(column.key), plain=False
                 )
-            )
+            ))
         return out
 
     for index, row in enumerate(report.rows):

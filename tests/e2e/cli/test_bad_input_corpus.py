@@ -357,3 +357,14 @@ def test_a_crlf_csv_with_quoted_newlines_round_trips(seeded: Cli, tmp_path: Path
     item = next(i for i in seeded.ok("items", "list", "--json").json()
                 if i["reference"] == "Q-1")
     assert item["payload"]["note"] == 'two\r\nlines, one "quote"'
+
+
+def test_text_that_looks_like_markup_is_shown_as_written(seeded: Cli) -> None:
+    """A reference or owner is data, never Rich markup: '[/bold]' once crashed `items list`."""
+    seeded.ok("enqueue", "invoices", "--data", '{"invoice_number": "INV-7", "amount": 1}',
+              "--reference", "[/bold]R-7[red]")
+    listed = seeded.ok("items", "list").out
+    assert "[/bold]R-7[red]" in listed.replace("\n", "")
+    item = next(i for i in seeded.ok("items", "list", "--json").json()
+                if i["reference"] == "[/bold]R-7[red]")
+    assert "[/bold]R-7[red]" in seeded.ok("items", "show", str(item["id"])).out
