@@ -156,3 +156,5 @@ class ItemFilter:
     limit: int = 50
     until: float | None = None
     reference: str | None = None  # exact; a hashed process's digest is found too
+    processes: tuple[str, ...] | None = None  # any of these (an owner's); () matches none
+    before: tuple[float, int] | None = None  # keyset cursor: older than (updated_at, id)

@@ -369,3 +369,59 @@ class ScheduleFireRow(SQLModel, table=True):
 
 workers_t = WorkerNodeRow.__table__  # type: ignore[attr-defined]
 schedule_fires = ScheduleFireRow.__table__  # type: ignore[attr-defined]
+
+
+class AccountRow(SQLModel, table=True):
+    """A person who may use the console or the API (`queues.account_store`).
+
+    A local account has an argon2 hash; a single-sign-on account has none and
+    takes its role from the identity provider's groups at each login.
+    """
+
+    __tablename__ = "accounts"
+
+    name: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    role: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    owner: str | None = Field(default=None, sa_column=sa.Column(sa.String(200)))
+    source: str = Field(sa_column=sa.Column(sa.String(8), nullable=False))
+    password_hash: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    payload_access: bool = Field(sa_column=sa.Column(sa.Boolean, nullable=False))
+    disabled: bool = Field(sa_column=sa.Column(sa.Boolean, nullable=False))
+    failed_logins: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    locked_until: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+    created_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    updated_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """An API token: only its SHA-256 is kept; the token itself was shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(sa_column=sa.Column(sa.String(64), sa.ForeignKey("accounts.name"),
+                                             nullable=False, index=True))
+    digest: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+    label: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    created_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    expires_at: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+    revoked_at: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+    last_used_at: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+
+
+class WebSessionRow(SQLModel, table=True):
+    """A console login: the cookie holds a random id, this table only its SHA-256."""
+
+    __tablename__ = "web_sessions"
+
+    digest: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    account: str = Field(sa_column=sa.Column(sa.String(64), sa.ForeignKey("accounts.name"),
+                                             nullable=False, index=True))
+    csrf: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    created_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    expires_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False, index=True))
+
+
+accounts_t = AccountRow.__table__  # type: ignore[attr-defined]
+api_tokens = ApiTokenRow.__table__  # type: ignore[attr-defined]
+web_sessions = WebSessionRow.__table__  # type: ignore[attr-defined]

@@ -115,6 +115,12 @@ class SqlStore(SqlStoreCore):
             with self._read("read a process") as conn:
                 stmt = stmt.where(wi.c.queue_id == self.snapshots.by_name(conn, flt.process)
                                   .queue_id)
+        if flt.processes is not None:
+            stmt = stmt.where(processes.c.name.in_(list(flt.processes)))
+        if flt.before is not None:
+            at, item_id = flt.before
+            stmt = stmt.where(sa.or_(wi.c.updated_at < at,
+                                     sa.and_(wi.c.updated_at == at, wi.c.id < item_id)))
         if flt.statuses:
             stmt = stmt.where(wi.c.status.in_(list(flt.statuses)))
         if flt.since is not None:

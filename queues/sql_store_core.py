@@ -47,6 +47,7 @@ from queues.schema import (
 )
 from queues.sealing import Sealer, open_json, seal_json, seal_text
 from queues.snapshots import ProcessSnapshot, SnapshotCache
+from queues.sql_account_store import SqlAccountStore
 from queues.sql_credential_store import SqlCredentialStore
 from queues.sql_fire_store import SqlFireStore
 from queues.sql_node_store import SqlNodeStore
@@ -90,6 +91,7 @@ class SqlStoreCore(Store):
         self.credentials = SqlCredentialStore(self)
         self.retention = SqlRetentionStore(self)
         self.keys = SqlKeyStore(self)
+        self.accounts = SqlAccountStore(self)
         self.monitor = SqlQueueMonitor(engine)
 
     def use_sealer(self, sealer: Sealer | None) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from queues.account_store import AccountStore
 from queues.chain import VerifyResult
 from queues.checkpoints import Checkpoint
 from queues.credential_store import CredentialStore
@@ -50,6 +51,7 @@ class Store:
     monitor: QueueMonitor
     retention: RetentionStore
     keys: KeyStore
+    accounts: AccountStore  # console and API logins, tokens, sessions
 
     def leadership(self) -> Leadership:
         """The scheduler's lock on this store's database (a new one each call)."""

@@ -34,6 +34,7 @@ from queues.models import (
 from queues.schema import NO_DEADLINE
 from queues.states import ABANDONABLE, RETRYABLE_BY_OPERATOR, Outcome, Status
 from queues.store import Store
+from queues.testing.accounts import MemoryAccountStore
 from queues.testing.retention import MemoryKeyStore, MemoryRetentionStore
 from queues.testing.siblings import (
     MemoryCredentialStore,
@@ -62,6 +63,7 @@ class InMemoryStore(Store):
         self.credentials = MemoryCredentialStore(self)
         self.retention = MemoryRetentionStore(self)
         self.keys = MemoryKeyStore(self)
+        self.accounts = MemoryAccountStore(self)
         self.monitor = MemoryQueueMonitor(self)
 
     def leadership(self) -> Leadership:
@@ -438,6 +440,12 @@ class InMemoryStore(Store):
             if flt.process:
                 queue_id = self._process(flt.process).queue_id
                 rows = [r for r in rows if r.queue_id == queue_id]
+            if flt.processes is not None:
+                ids = {self._process(p).queue_id for p in flt.processes
+                       if p in self.db.processes}
+                rows = [r for r in rows if r.queue_id in ids]
+            if flt.before is not None:
+                rows = [r for r in rows if (r.updated_at, r.id) < flt.before]
             if flt.statuses:
                 rows = [r for r in rows if r.status in flt.statuses]
             if flt.since is not None:
