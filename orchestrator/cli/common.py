@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from orchestrator.services.access import Principal
     from orchestrator.settings import Settings
     from queues import Store
 
@@ -50,6 +51,13 @@ def actor() -> str:
         return f"user:{getpass.getuser()}"
     except (KeyError, OSError):
         return "user:unknown"
+
+
+def principal() -> Principal:
+    """The CLI's principal: the OS user, acting as an administrator (see `services.access`)."""
+    from orchestrator.services.access import cli_principal
+
+    return cli_principal(actor())
 
 
 class State:

@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 
 from orchestrator.cli.arguments import MAX_ID, MAX_LIMIT, WHEN_HELP, parse_window
-from orchestrator.cli.common import STATE, actor, console, make_table, print_json, styled_status
+from orchestrator.cli.common import STATE, console, make_table, principal, print_json, styled_status
 from orchestrator.durations import format_age, format_time
 from orchestrator.errors import InputFileError, UsageError
 
@@ -59,7 +59,7 @@ def enqueue(
     with Progress(TextColumn("adding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, disable=not show_bar, transient=True) as bar:
         task = bar.add_task("enqueue", total=len(items))
-        result = store.enqueue(process, items, actor=actor(),
+        result = store.enqueue(process, items, actor=principal().actor,
                                progress=lambda n: bar.advance(task, n))
     if json_out:
         print_json({"process": process, "added": len(result.added),
@@ -241,7 +241,9 @@ def retry(
     """Put failed, dead or abandoned items back in the queue with fresh attempts."""
     chosen = _selected(ids or [], process, status, error_code)
     _confirm("Retry", len(chosen), yes or bool(ids) or json_out)
-    done = STATE.store.retry(chosen, actor=actor(), reason=reason)
+    from orchestrator.services import items
+
+    done = items.retry(STATE.store, principal(), chosen, reason=reason) if chosen else []
     _report("retried", chosen, done, json_out)
 
 
@@ -258,7 +260,9 @@ def abandon(
     """Give items up for good: nobody will try them again."""
     chosen = _selected(ids or [], process, status, error_code)
     _confirm("Abandon", len(chosen), yes or bool(ids) or json_out)
-    done = STATE.store.abandon(chosen, actor=actor(), reason=reason)
+    from orchestrator.services import items
+
+    done = items.abandon(STATE.store, principal(), chosen, reason=reason) if chosen else []
     _report("abandoned", chosen, done, json_out)
 
 

@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from orchestrator.cli.common import STATE, actor, console, make_table, print_json
+from orchestrator.cli.common import STATE, console, make_table, principal, print_json
 from orchestrator.errors import ConfigError
 
 if TYPE_CHECKING:  # process files and the queue package load on use: `--help` starts faster
-    from orchestrator.process_config import ProcessConfig
     from queues.models import ProcessInfo
 
 process_app = typer.Typer(help="Processes: register from YAML, list, show, pause.",
@@ -40,34 +39,15 @@ def register(
     check: bool = typer.Option(False, "--check", help="validate only; change nothing"),
 ) -> None:
     """Validate process files and create or update them (all files or none)."""
-    from orchestrator.process_config import check_loadable, load_process
+    from orchestrator.services.processes import register as register_files
 
-    # Every file is parsed and its bot, feeder and input_model loaded before anything is
-    # written, so one broken file registers nothing. The upserts below are still separate
-    # transactions of the store: a database error midway (rare) can leave earlier ones in.
-    configs: list[tuple[Path, ProcessConfig]] = [(p, load_process(p)) for p in _files(paths)]
-    for path, cfg in configs:
-        check_loadable(path, cfg)
-    names: dict[str, Path] = {}
-    for path, cfg in configs:
-        if cfg.name in names:
-            raise ConfigError(f"{path}: process name {cfg.name!r} is already used by "
-                              f"{names[cfg.name]}")
-        names[cfg.name] = path
-    specs = []
-    for path, cfg in configs:
-        try:
-            specs.append((path, cfg.to_spec()))
-        except ConfigError as err:
-            raise ConfigError(f"{path}: {err}") from None
-    if check:
-        for path, spec in specs:
-            console.print(f"[green]✓[/] {path}: {spec.name} is valid")
-        return
-    for path, spec in specs:
-        created = STATE.store.upsert_process(spec, actor=actor())
-        verb = "registered" if created else "updated"
-        console.print(f"[green]✓[/] {spec.name} {verb} [dim]({path})[/]")
+    done = register_files(STATE.store, principal(), _files(paths), check=check)
+    for item in done:
+        if check:
+            console.print(f"[green]✓[/] {item.source}: {item.name} is valid")
+        else:
+            verb = "registered" if item.created else "updated"
+            console.print(f"[green]✓[/] {item.name} {verb} [dim]({item.source})[/]")
 
 
 def _row(info: ProcessInfo) -> dict[str, object]:
@@ -127,7 +107,9 @@ def show(name: str, json_out: bool = typer.Option(False, "--json")) -> None:
 
 
 def _pause(name: str, paused: bool) -> None:
-    STATE.store.set_paused(name, paused, actor=actor())
+    from orchestrator.services.processes import set_paused
+
+    set_paused(STATE.store, principal(), name, paused)
     console.print(f"[green]✓[/] {name} {'paused: it claims nothing' if paused else 'resumed'}")
 
 

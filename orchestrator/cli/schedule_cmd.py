@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.markup import escape
 
-from orchestrator.cli.common import STATE, console, make_table, print_json
+from orchestrator.cli.common import STATE, console, make_table, principal, print_json
 from orchestrator.durations import format_age
 from orchestrator.worker.trace_modes import TRACE_HELP, TraceChoice
 
@@ -28,6 +28,9 @@ def serve(
     metrics_port: int | None = typer.Option(None, "--metrics-port", min=0, max=65535,
                                             help="Prometheus /metrics on 127.0.0.1:PORT"),
     node: str | None = typer.Option(None, "--node", help="this node's name in `rpa workers`"),
+    web: bool = typer.Option(False, "--web", help="serve the web console and API beside"),
+    web_host: str = typer.Option("127.0.0.1", "--web-host"),
+    web_port: int = typer.Option(8080, "--web-port", min=1, max=65535),
 ) -> None:
     """Run the scheduler and a worker in one process (any number of nodes on PostgreSQL)."""
     import asyncio
@@ -38,8 +41,25 @@ def serve(
     options = WorkerOptions(processes=process or None, slots=slots, grace_seconds=grace,
                             trace="off" if no_trace else trace.value)
     STATE.write_as(f"node:{options.worker_id}")
-    report = asyncio.run(run_service(STATE.store, STATE.settings, options,
-                                     ServiceOptions(metrics_port=metrics_port, node_name=node)))
+    console_server = None
+    if web:
+        from orchestrator.cli.web_cmd import web_store_writer
+        from orchestrator.db import open_sql_store
+        from orchestrator.web.server import Background
+
+        STATE.store  # noqa: B018 - migrations and the data directory before the web's store
+        web_store = open_sql_store(STATE.settings, writer=web_store_writer(web_host, web_port))
+        console_server = Background(STATE.settings, web_store, web_host, web_port)
+        console_server.start()
+        console.print(f"console on http://{web_host}:{web_port}/")
+    try:
+        report = asyncio.run(run_service(STATE.store, STATE.settings, options,
+                                         ServiceOptions(metrics_port=metrics_port,
+                                                        node_name=node)))
+    finally:
+        if console_server is not None:
+            console_server.stop()
+            web_store.close()
     if report is not None:
         console.print(f"serve stopped: {report.done} done, {report.business} business "
                       f"exceptions, {report.application} application errors, "
@@ -81,44 +101,10 @@ def weekday_time(epoch: float, tz: str, now: float) -> str:
 
 
 def schedule_rows(now: float, *, led: bool) -> list[dict[str, Any]]:
-    """One row per trigger (and per process with only a window), for `schedule list`.
+    """The schedule as the service layer gives it, for the OS user at the terminal."""
+    from orchestrator.services.processes import schedule_rows as rows
 
-    `led`: a scheduler leader is running, so every time trigger is scheduled (the
-    leader rebuilds its jobs from the processes at every sync).
-    """
-    from orchestrator.scheduling.calendar import ProcessCalendar
-    from orchestrator.scheduling.triggers import timed_triggers, trigger_specs
-    store, tz = STATE.store, STATE.settings.timezone
-    infos = store.list_processes()
-    timed = {i.spec.name: timed_triggers(i.spec.name, i.spec.definition, tz) for i in infos}
-    last = store.fires.recent_fires([i.spec.name for i in infos])
-    at = datetime.fromtimestamp(now, UTC)
-    rows: list[dict[str, Any]] = []
-    for info in infos:
-        name, definition = info.spec.name, info.spec.definition
-        cal = ProcessCalendar.from_definition(definition, tz)
-        opens = None if cal is None else cal.next_open(at)
-        window = {"open": cal is None or cal.is_open(at),
-                  "next_open": None if opens is None else opens.timestamp()}
-        recent = next(iter(last.get(name) or []), None)
-        base = {"process": name, "paused": info.paused, "timezone": definition.get("timezone")
-                or tz, "window": window if cal is not None else None,
-                "last_fire": None if recent is None else {
-                    "scheduled_at": recent["scheduled_at"], "status": recent["status"],
-                    "added": recent["items_added"], "node": recent["node"]}}
-        for t in timed[name]:
-            computed = t.next_after(at)
-            rows.append(base | {"trigger": t.spec.describe(), "key": t.key,
-                                "timezone": t.timezone,
-                                "next_fire": None if computed is None else computed.timestamp(),
-                                "scheduled": led})
-        queue_triggers = [s for s in trigger_specs(definition) if s.kind == "queue"]
-        rows.extend(base | {"trigger": s.describe(), "key": None, "next_fire": None,
-                            "scheduled": False} for s in queue_triggers)
-        if not timed[name] and not queue_triggers and cal is not None:
-            rows.append(base | {"trigger": "-", "key": None, "next_fire": None,
-                                "scheduled": False})
-    return rows
+    return rows(STATE.store, principal(), STATE.settings.timezone, now, led=led)
 
 
 @schedule_app.command("list")

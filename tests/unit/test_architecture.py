@@ -29,9 +29,11 @@ RANKS = {
     "orchestrator.scheduling": 2, "orchestrator.reports": 2,
     "orchestrator.modules": 3,  # process files, item files, credentials, the database
     "orchestrator.worker": 4,
+    "orchestrator.services": 5,  # use cases the CLI, the console and the API share
     "orchestrator.top": 5,  # wiring above worker and scheduling: `node`, `demo`
-    "orchestrator.cli": 6,
-    "orchestrator.entry": 7,  # `python -m orchestrator`
+    "orchestrator.web": 6,  # the console and the REST API
+    "orchestrator.cli": 7,
+    "orchestrator.entry": 8,  # `python -m orchestrator`
 }
 
 
@@ -63,7 +65,7 @@ def layer(module: str) -> str | None:
     if len(parts) == 1:
         return None
     sub = parts[1]
-    if sub in ("cli", "worker", "scheduling", "reports"):
+    if sub in ("cli", "worker", "scheduling", "reports", "services", "web"):
         return f"orchestrator.{sub}"
     if sub in BASE:
         return "orchestrator.base"
