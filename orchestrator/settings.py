@@ -67,6 +67,28 @@ class Settings(BaseSettings):
                                     "and traces")
     node_name: str | None = Field(default=None, description="this node's name in `rpa "
                                   "workers`; default: the host name")
+    web_language: str = Field(default="nb", pattern="^(nb|en)$",
+                              description="the console's language until a user picks one")
+    web_session_hours: float = Field(default=8.0, gt=0, le=24 * 30,
+                                     description="how long a console login lasts")
+    web_secure_cookies: bool = Field(default=True, description="mark cookies Secure (HTTPS "
+                                     "only; browsers still send them to localhost)")
+    web_login_lock_after: int = Field(default=5, ge=1, le=100, description="failed logins "
+                                      "in a row that lock an account")
+    web_login_lock_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
+    web_max_body_bytes: int = Field(default=10_000_000, ge=1_000, le=1_000_000_000,
+                                    description="larger request bodies get 413")
+    web_trusted_proxies: str = Field(default="127.0.0.1", description="addresses whose "
+                                     "X-Forwarded-* headers are believed (comma-separated)")
+    oidc_discovery_url: str | None = Field(default=None, description="the identity "
+                                           "provider's .well-known/openid-configuration")
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_groups_claim: str = Field(default="groups", description="the id_token claim that "
+                                   "lists the user's groups")
+    oidc_roles: dict[str, str] = Field(default_factory=dict, description="group -> role "
+                                       "(admin, operator, finance, auditor, owner:NAME)")
+    oidc_label: str = Field(default="single sign-on", description="the login button's name")
 
     @classmethod
     def settings_customise_sources(

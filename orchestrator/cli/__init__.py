@@ -21,6 +21,7 @@ from orchestrator.cli.retention_cmd import erase, purge
 from orchestrator.cli.schedule_cmd import schedule_app, scheduler, serve, workers
 from orchestrator.cli.setup_cmd import db_app, init
 from orchestrator.cli.status_cmd import status
+from orchestrator.cli.web_cmd import tokens_app, users_app, web
 from orchestrator.cli.worker_cmd import bots_app, credentials_app, worker
 from orchestrator.errors import RpaError
 
@@ -49,6 +50,9 @@ app.command()(serve)
 app.command()(scheduler)
 app.command()(workers)
 app.add_typer(schedule_app, name="schedule")
+app.command()(web)
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
 
 
 @app.callback()
