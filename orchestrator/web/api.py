@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 from orchestrator.item_readers import BadRow, parse_json_object
 from orchestrator.reports.render import as_json
 from orchestrator.services import audit, items, overview, processes, reports
-from orchestrator.services.access import Principal
+from orchestrator.services.access import Permission, Principal
 from orchestrator.web.problems import BadRequest
 from orchestrator.web.security import api_caller, settings_of, store_of
 from queues import ItemFilter, ItemView, NewItem, Priority, ProcessInfo
@@ -169,6 +169,7 @@ async def register(request: Request, principal: Caller, check: bool = False
     register` does; `?check=true` validates only."""
     from starlette.concurrency import run_in_threadpool
 
+    principal.require(Permission.REGISTER_PROCESSES)  # before the body is looked at
     kind = request.headers.get("content-type", "").split(";")[0].strip()
     if kind not in ("application/yaml", "application/x-yaml", "text/yaml", "text/plain"):
         raise BadRequest("send the process file as application/yaml", status=415)
@@ -188,6 +189,7 @@ async def enqueue(name: str, request: Request, principal: Caller) -> EnqueueOut:
     a reference already in the queue is not added twice."""
     from starlette.concurrency import run_in_threadpool
 
+    principal.require(Permission.ENQUEUE)
     body: EnqueueIn = await strict_body(request, EnqueueIn)
     new = [NewItem(reference=str(i.reference), payload=i.payload,
                    priority=Priority.parse(i.priority) if i.priority else None,
@@ -239,6 +241,7 @@ def get_item(item_id: Annotated[int, Field(ge=1, le=2**62)], request: Request,
 async def retry(request: Request, principal: Caller) -> OperatedOut:
     from starlette.concurrency import run_in_threadpool
 
+    principal.require(Permission.OPERATE_ITEMS)
     body: IdsIn = await strict_body(request, IdsIn)
     done = await run_in_threadpool(items.retry, store_of(request), principal, body.ids,
                                    reason=body.reason)
@@ -251,6 +254,7 @@ async def retry(request: Request, principal: Caller) -> OperatedOut:
 async def abandon(request: Request, principal: Caller) -> OperatedOut:
     from starlette.concurrency import run_in_threadpool
 
+    principal.require(Permission.OPERATE_ITEMS)
     body: IdsIn = await strict_body(request, IdsIn)
     done = await run_in_threadpool(items.abandon, store_of(request), principal, body.ids,
                                    reason=body.reason)
@@ -316,6 +320,7 @@ def candidates(request: Request, principal: Caller) -> list[dict[str, Any]]:
 async def add_candidate(request: Request, principal: Caller) -> dict[str, Any]:
     from starlette.concurrency import run_in_threadpool
 
+    principal.require(Permission.EDIT_CANDIDATES)
     body: CandidateIn = await strict_body(request, CandidateIn)
     fields = body.model_dump()
     for key in ("volume_per_month", "minutes_per_item", "rule_based_share"):

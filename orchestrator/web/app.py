@@ -81,6 +81,7 @@ def _too_large(limit: int) -> Response:
 def create_app(settings: Settings, store: Store) -> FastAPI:
     app = FastAPI(title="RPA orchestrator", version="1", docs_url="/api/docs",
                   redoc_url=None, openapi_url="/api/v1/openapi.json",
+                  swagger_ui_oauth2_redirect_url=None,
                   description="Work-item queues, processes, reports and the audit log. "
                               "Authenticate with `Authorization: Bearer rpa_...` "
                               "(`rpa tokens create`).")

@@ -11,8 +11,9 @@ import time
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from orchestrator.errors import ConfigError
@@ -175,8 +176,12 @@ def upload_form(request: Request, caller: Page) -> Response:
 
 
 @router.post("/upload")
-async def upload(request: Request, caller: Page, file: UploadFile) -> Response:
+async def upload(request: Request, caller: Page) -> Response:
     principal = caller.principal
+    principal.require(Permission.REGISTER_PROCESSES)
+    file = (await request.form()).get("file")
+    if not isinstance(file, UploadFile):
+        raise ConfigError("choose a process file to upload")
     content = await file.read(processes.MAX_UPLOAD + 1)
     try:
         done = await run_in_threadpool(processes.register_upload, store_of(request), principal,

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from orchestrator.errors import UsageError
@@ -101,11 +101,11 @@ def evidence(item_id: int, attempt: int, kind: str, request: Request, caller: Pa
 @router.post("/items/confirm")
 async def confirm(request: Request, caller: Page) -> Response:
     """Step one of retry and abandon: what will happen to how many items, and a button."""
+    caller.principal.require(Permission.OPERATE_ITEMS)
     form = await request.form()
     action = str(form.get("action", ""))
     if action not in ("retry", "abandon"):
         raise UsageError("choose retry or abandon")
-    caller.principal.require(Permission.OPERATE_ITEMS)
     ids = _ids(form.getlist("ids"))
     return page(request, "confirm.html", principal=caller.principal, csrf=caller.csrf,
                 action=action, ids=ids, back=str(form.get("back", "/items")),
@@ -131,6 +131,7 @@ async def operate(request: Request, caller: Page) -> Response:
     """Step two: retry or abandon the confirmed items (audited as the user)."""
     from starlette.concurrency import run_in_threadpool
 
+    caller.principal.require(Permission.OPERATE_ITEMS)
     form = await request.form()
     action = str(form.get("action", ""))
     ids = _ids(form.getlist("ids"))
@@ -231,25 +232,28 @@ def candidate_page(request: Request, caller: Page) -> Response:
 
 
 @router.post("/candidates")
-def add_candidate(request: Request, caller: Page,
-                  name: Annotated[str, Form(max_length=200)],
-                  owner: Annotated[str, Form(max_length=200)],
-                  volume_per_month: Annotated[str, Form(max_length=20)],
-                  minutes_per_item: Annotated[str, Form(max_length=20)],
-                  rule_based_share: Annotated[str, Form(max_length=20)],
-                  stability: Annotated[str, Form(max_length=10)],
-                  digital: Annotated[str, Form(max_length=5)] = "no",
-                  notes: Annotated[str, Form(max_length=2000)] = "") -> Response:
-    if stability not in ("low", "medium", "high"):
+async def add_candidate(request: Request, caller: Page) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    caller.principal.require(Permission.EDIT_CANDIDATES)
+    form = await request.form()
+    field = {k: str(form.get(k, ""))[:2000] for k in (
+        "name", "owner", "volume_per_month", "minutes_per_item", "rule_based_share",
+        "stability", "digital", "notes")}
+    if field["stability"] not in ("low", "medium", "high"):
         raise UsageError("stability: low, medium or high")
+    share = field["rule_based_share"].strip()
+    fields = {
+        "name": field["name"][:200], "owner": field["owner"][:200],
+        "volume_per_month": _number(field["volume_per_month"], "items a month", 1e9),
+        "minutes_per_item": _number(field["minutes_per_item"], "minutes per item", 100_000),
+        "rule_based_share": _number(share.rstrip("% "), "rule-based share", 100)
+        / (100 if share.endswith("%") else 1),
+        "stability": field["stability"], "digital": field["digital"] == "yes",
+        "notes": field["notes"]}
     try:
-        reports.add_candidate(
-            store_of(request), caller.principal, name=name, owner=owner,
-            volume_per_month=_number(volume_per_month, "volume per month", 1e9),
-            minutes_per_item=_number(minutes_per_item, "minutes per item", 100_000),
-            rule_based_share=_number(rule_based_share.rstrip("%"), "rule-based share", 100)
-            / (100 if rule_based_share.endswith("%") else 1),
-            stability=stability, digital=digital == "yes", notes=notes)
+        await run_in_threadpool(lambda: reports.add_candidate(store_of(request),
+                                                              caller.principal, **fields))
     except CandidateError as err:
         raise UsageError(str(err)) from None
     return RedirectResponse("/candidates", status_code=303)

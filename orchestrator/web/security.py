@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -89,8 +90,21 @@ def api_caller(request: Request) -> Principal:
     return caller.principal
 
 
-async def page_caller(request: Request) -> Caller:
-    """The caller of a console page; a POST's CSRF token is read from its form."""
+async def page_caller(request: Request) -> AsyncIterator[Caller]:
+    """The caller of a console page; a POST's CSRF token is read from its form.
+
+    Whatever form was read (uploaded files are spooled to disk) is closed once the
+    page is done, whether the page used it or not.
+    """
+    try:
+        yield await _page_caller(request)
+    finally:
+        form = getattr(request, "_form", None)
+        if form is not None:
+            await form.close()
+
+
+async def _page_caller(request: Request) -> Caller:
     caller = await run_in_threadpool(resolve, request)
     if request.method not in SAFE_METHODS:
         submitted = None
