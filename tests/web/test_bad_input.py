@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import httpx2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,7 +20,8 @@ def count(web: Web) -> int:
     return len(web.store.list_items(ItemFilter(limit=0)))
 
 
-def post_raw(web: Web, body: bytes, who: str = "ada", kind: str = "application/json"):  # noqa: ANN201
+def post_raw(web: Web, body: bytes, who: str = "ada", kind: str = "application/json"
+             ) -> httpx2.Response:
     return web.client.post(ENQUEUE, content=body,
                             headers=web.as_(who) | {"content-type": kind})
 
@@ -104,13 +106,14 @@ def test_bad_query_parameters_get_422(web: Web) -> None:
 
 
 def test_an_expired_or_revoked_token_gets_401(web: Web) -> None:
-    text, token = accounts.create_token(web.store, ADMIN, "otto", expires_in=1)
+    text, _ = accounts.create_token(web.store, ADMIN, "otto", expires_in=1)
     assert web.client.get("/api/v1/me", headers={"authorization": f"Bearer {text}"}
                           ).status_code == 200
     time.sleep(1.1)
     assert web.client.get("/api/v1/me", headers={"authorization": f"Bearer {text}"}
                           ).status_code == 401
-    assert accounts.revoke_token(web.store, ADMIN, int(web.tokens and 1))
+    ada_token = web.store.accounts.tokens("ada")[0].id
+    assert accounts.revoke_token(web.store, ADMIN, ada_token)
     answer = web.client.get("/api/v1/me", headers=web.as_("ada"))
     assert answer.status_code == 401 and "revoked" in answer.json()["detail"]
     for header in ("Bearer rpa_notatoken", "Basic YWRhOnB3", "Bearer", "rpa_x"):
