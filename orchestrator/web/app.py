@@ -9,6 +9,7 @@ over `web_max_body_bytes` get 413 before they are read in full.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -103,10 +104,14 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     @app.middleware("http")
     async def security_headers(request: Request,
                                call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
         try:
             response = await call_next(request)
         except BadRequest as err:  # raised by BodyLimit while the body streams in
             response = _problem_response(request, err)
+        # the server's own time, for a proxy's logs, the browser's devtools and the bench
+        response.headers["server-timing"] = \
+            f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if request.url.path.startswith(("/api/docs",)):
