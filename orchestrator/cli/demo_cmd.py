@@ -90,3 +90,11 @@ def demo(
     console.print("[green]✓ every item reached its expected outcome.[/] Next: "
                   "[bold]rpa status[/], [bold]rpa items list --status business_failed[/], "
                   "[bold]rpa report hours[/]")
+    from orchestrator.cli.web_cmd import demo_login
+
+    link = demo_login()
+    console.print("\n[bold]See the robots' work in a browser[/]: start the console with "
+                  "[bold].venv/bin/rpa web[/] (it serves http://127.0.0.1:8080/), then open "
+                  "this one-time login for the admin account (it works once, within 24 "
+                  "hours; set a password with [bold]rpa users password admin[/]):")
+    print(link)

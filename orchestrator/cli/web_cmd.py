@@ -124,6 +124,28 @@ def users_password(name: str, password_stdin: bool = typer.Option(False, "--pass
     console.print(f"[green]✓[/] new password for {escape(name)}")
 
 
+@users_app.command("login-link")
+def users_login_link(name: str, port: int = typer.Option(8080, "--port", min=1, max=65535),
+                     host: str = typer.Option("127.0.0.1", "--host")) -> None:
+    """A link that logs NAME in to the console once (within 24 hours), e.g. to set a
+    first password; it is dead after its first use."""
+    from orchestrator.services import accounts
+
+    secret = accounts.one_time_login(STATE.store, principal(), name)
+    print(f"http://{host}:{port}/login/once/{secret}")
+
+
+def demo_login(port: int = 8080) -> str:
+    """After the demo: an `admin` account (created without a password if missing) and a
+    one-time login link to the console for it."""
+    from orchestrator.services import accounts
+
+    if STATE.store.accounts.get("admin") is None:
+        accounts.add_account(STATE.store, principal(), "admin", "admin")
+    secret = accounts.one_time_login(STATE.store, principal(), "admin")
+    return f"http://127.0.0.1:{port}/login/once/{secret}"
+
+
 @tokens_app.command("create")
 def tokens_create(
     user: str = typer.Option(..., "--user", help="the account the token acts as"),

@@ -160,12 +160,44 @@ def revoke_token(store: Store, asker: Principal, token_id: int) -> bool:
     return store.accounts.revoke_token(token_id, actor=asker.actor)
 
 
+ONE_TIME = "one-time login"
+
+
+def one_time_login(store: Store, asker: Principal, account: str, *,
+                   lifetime: float = 24 * 3600) -> str:
+    """A link secret that logs `account` in once, within `lifetime`, and then is dead.
+
+    For a newcomer after `rpa demo`: printing a password would leave a working
+    credential in a terminal's scrollback; this one is spent by its first use.
+    """
+    text, _ = create_token(store, asker, account, label=ONE_TIME, expires_in=lifetime)
+    return text
+
+
+def redeem_one_time(store: Store, text: str) -> Principal:
+    """The principal of a one-time login secret, which is revoked by this use."""
+    if not text.startswith(TOKEN_PREFIX) or len(text) > 200:
+        raise NotAuthenticated("this login link is not valid")
+    token = store.accounts.token(digest(text))
+    if token is None or token.label != ONE_TIME or not token.usable(time.time()):
+        raise NotAuthenticated("this login link was used already or has expired: ask for a "
+                               "new one (rpa users login-link NAME)")
+    if not store.accounts.revoke_token(token.id, actor=f"web:{token.account}"):
+        raise NotAuthenticated("this login link was used already")
+    account = store.accounts.get(token.account)
+    if account is None or account.disabled:
+        raise NotAuthenticated("the account is disabled")
+    store.accounts.note_login(account.name, ok=True, via="one-time link", lock_after=1,
+                              lock_seconds=0)
+    return principal_of(account)
+
+
 def token_principal(store: Store, text: str) -> Principal:
     """The principal of an API token; NotAuthenticated if unknown, revoked or expired."""
     if not text.startswith(TOKEN_PREFIX) or len(text) > 200:
         raise NotAuthenticated("not an API token of this orchestrator")
     token = store.accounts.token(digest(text))
-    if token is None or not token.usable(time.time()):
+    if token is None or token.label == ONE_TIME or not token.usable(time.time()):
         raise NotAuthenticated("the token is unknown, revoked or expired")
     account = store.accounts.get(token.account)
     if account is None or account.disabled:

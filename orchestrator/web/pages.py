@@ -101,6 +101,22 @@ def login(request: Request, name: Annotated[str, Form(max_length=200)],
     return response
 
 
+@router.get("/login/once/{secret}")
+def login_once(secret: str, request: Request) -> Response:
+    """A one-time login link (after `rpa demo`, or `rpa users login-link`): spent on use."""
+    settings = settings_of(request)
+    try:
+        principal = accounts.redeem_one_time(store_of(request), secret)
+    except NotAuthenticated as err:
+        return login_page(request, status=401, error=str(err))
+    session_id, _ = accounts.open_session(store_of(request), principal,
+                                          lifetime=settings.web_session_hours * 3600)
+    response = RedirectResponse(home_of(principal), status_code=303)
+    set_session_cookie(response, settings, session_id)
+    response.headers["referrer-policy"] = "no-referrer"
+    return response
+
+
 @router.post("/logout")
 def logout(request: Request, caller: Page) -> Response:
     if caller.session_id:

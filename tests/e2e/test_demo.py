@@ -33,6 +33,9 @@ def test_demo_runs_both_bots_to_their_expected_outcomes(tmp_path: Path) -> None:
     assert "every item reached its expected outcome" in run.stdout
     assert "What the robots did" in run.stdout and "VAT_MISMATCH" in run.stdout
     assert all(len(line) <= 80 for line in run.stdout.splitlines())
+    # the newcomer's way into the console: a one-time login link for the admin account
+    assert re.search(r"^http://127\.0\.0\.1:8080/login/once/rpa_\S+$", run.stdout, re.M)
+    assert "rpa web" in run.stdout
     # the worker's log goes to a file, not over the live display
     log_lines = (data / "logs" / "demo.log").read_text().splitlines()
     finished = [json.loads(line) for line in log_lines if '"item.finished"' in line]

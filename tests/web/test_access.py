@@ -18,6 +18,7 @@ from tests.web.conftest import Web
 OPEN = {  # (method, path): why it needs no login
     ("GET", "/api/v1/health"): "liveness",
     ("GET", "/login"): "the login form", ("POST", "/login"): "the login itself",
+    ("GET", "/login/once/{secret}"): "a one-time login link",
     ("GET", "/auth/oidc/login"): "single sign-on", ("GET", "/auth/oidc/callback"): "its return",
     ("GET", "/api/v1/openapi.json"): "the API's description",
     ("GET", "/api/docs"): "the API's docs",

@@ -176,3 +176,18 @@ def test_pause_and_resume_from_the_process_page(web: Web) -> None:
     client.post("/processes/invoice-approval/pause", data={"csrf": csrf_of(page.text)})
     assert web.store.get_process("invoice-approval").paused
     assert web.store.audit_events(action="process.paused", limit=1)[0]["actor"] == "web:otto"
+
+
+def test_a_one_time_login_link_works_once(web: Web) -> None:
+    secret = accounts.one_time_login(web.store, ADMIN, "ada")
+    assert web.client.get("/api/v1/me", headers={"authorization": f"Bearer {secret}"}
+                          ).status_code == 401  # not an API token
+    browser = TestClient(web.client.app, base_url="https://testserver")
+    first = browser.get(f"/login/once/{secret}", follow_redirects=False)
+    assert first.status_code == 303 and "rpa_session" in first.headers["set-cookie"]
+    assert browser.get("/items").status_code == 200
+    again = TestClient(web.client.app, base_url="https://testserver").get(
+        f"/login/once/{secret}")
+    assert again.status_code == 401
+    assert web.client.get("/login/once/rpa_forged", headers={"accept": "text/html"}
+                          ).status_code == 401
