@@ -46,11 +46,12 @@ def styled_status(status: str) -> str:
 
 
 def actor() -> str:
-    """Who a CLI action is audited as."""
+    """Who a CLI action is audited as: the OS user, marked `os:` (a console user is
+    `web:NAME`, an API token `token:NAME#ID`, a single sign-on `sso:NAME`)."""
     try:
-        return f"user:{getpass.getuser()}"
+        return f"os:{getpass.getuser()}"
     except (KeyError, OSError):
-        return "user:unknown"
+        return "os:unknown"
 
 
 def principal() -> Principal:

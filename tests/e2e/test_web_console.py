@@ -33,7 +33,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-quic"]
 PASSWORD = "a long demo password"
-ADMIN = cli_principal("user:e2e")
+ADMIN = cli_principal("os:e2e")
 ONE_SHOT = """\
 name: one-shot
 owner: Operations

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FINANCE_OWNER = "Finance service (Økonomitjenesten)"
 HR_OWNER = "HR service (HR-tjenesten)"
 PASSWORD = "correct horse battery staple"
-ADMIN = cli_principal("user:test")
+ADMIN = cli_principal("os:test")
 ROLES = {  # account name -> (role, owner, payload access)
     "ada": ("admin", None, False),
     "otto": ("operator", None, False),

@@ -39,7 +39,7 @@ def test_audit_verify_finds_a_removed_last_event(ready: Cli, db: Db) -> None:
     db.execute("DELETE FROM audit_events WHERE id = (SELECT max(id) FROM audit_events)")
     result = ready("audit", "verify")
     assert result.code == 1, str(result)
-    assert "chain 1 (cli:user:" in result.out and "position 3" in result.out
+    assert "chain 1 (cli:os:" in result.out and "position 3" in result.out
     assert "last event(s) were removed" in result.out
     report = ready("audit", "verify", "--json").json()
     assert report["findings"][0]["event_id"] is None
@@ -62,7 +62,7 @@ def test_audit_list_json(lite: Cli) -> None:
     details = events[0]["details"]
     assert (details["count"], details["first_id"], details["last_id"]) == (1, 1, 1)
     assert details["references_sha256"] == hashlib.sha256(b"A-1").hexdigest()
-    assert events[0]["actor"].startswith("user:")
+    assert events[0]["actor"].startswith("os:")
     only = lite.ok("audit", "list", "--json", "--action", "process.*").json()
     assert {e["action"] for e in only} == {"process.registered"}
 
@@ -99,5 +99,5 @@ def test_audit_list_keeps_actor_and_details_whole_at_80_columns(
     assert all(len(line) <= 80 for line in lines), result.out
     enqueued = next(i for i, line in enumerate(lines) if "items.enqueued" in line)
     assert "invoices" in lines[enqueued]
-    assert lines[enqueued + 1].split()[1].startswith("user:"), result.out
+    assert lines[enqueued + 1].split()[1].startswith("os:"), result.out
     assert "count=2" in lines[enqueued + 1], result.out

@@ -197,7 +197,7 @@ def test_the_latest_checkpoint_removed_is_found_against_the_exported_file(
 
 
 def test_an_altered_checkpoint(ready: Cli, db: Db, log: Path) -> None:
-    run(db, "UPDATE audit_checkpoints SET created_by = 'cli:user:mallory'")
+    run(db, "UPDATE audit_checkpoints SET created_by = 'cli:os:mallory'")
     tampered(ready, "checkpoints", "seal does not hold")
 
 

@@ -103,5 +103,5 @@ def test_each_worker_process_appends_to_a_chain_of_its_own(shell: Shell) -> None
         writers = [w for (w,) in conn.execute("SELECT writer FROM audit_chains")]
     workers = [w for w in writers if w.startswith("worker:")]
     assert len(workers) == 2 and len(set(workers)) == 2, writers
-    assert any(w.startswith("cli:user:") for w in writers)  # the operator's own commands
+    assert any(w.startswith("cli:os:") for w in writers)  # the operator's own commands
     ok(shell("audit", "verify"))
