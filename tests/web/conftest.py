@@ -19,6 +19,7 @@ from orchestrator.settings import Settings, load_settings
 from orchestrator.web.app import create_app
 from queues import NewItem
 from queues.sql_store import SqlStore
+from tests.conftest import truncate_all
 
 ROOT = Path(__file__).resolve().parents[2]
 FINANCE_OWNER = "Finance service (Økonomitjenesten)"
@@ -100,7 +101,22 @@ def build(settings: Settings) -> Web:
 
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[Web]:
+    """The console over a SQLite file."""
     settings = load_settings(data_dir=tmp_path / "data")
+    built = build(settings)
+    yield built
+    built.client.close()
+    built.store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def web_any(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Web]:
+    """The console over a SQLite file, then over PostgreSQL."""
+    url = None
+    if request.param == "postgres":
+        url = str(request.getfixturevalue("pg_database"))
+        truncate_all(url)
+    settings = load_settings(data_dir=tmp_path / "data", database_url=url)
     built = build(settings)
     yield built
     built.client.close()

@@ -1,10 +1,17 @@
-"""The REST API, endpoint by endpoint, against a real SQLite file."""
+"""The REST API, endpoint by endpoint, against a real SQLite file and PostgreSQL."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.web.conftest import FINANCE_OWNER, ROOT, Web
+
+
+@pytest.fixture
+def web(web_any: Web) -> Web:
+    return web_any
 
 
 def test_health_needs_no_login(web: Web) -> None:
