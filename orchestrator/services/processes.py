@@ -93,14 +93,28 @@ def register(store: Store, asker: Principal, paths: Sequence[Path], *, check: bo
             for path, spec in specs]
 
 
+CODE_KEYS = ("feeder", "input_model")  # name code the scheduler imports and calls
+
+
 def _check_owner(store: Store, asker: Principal, path: Path, spec: ProcessSpec) -> None:
+    """An owner registers only their own processes, and names no new code.
+
+    `feeder:` and `input_model:` name Python callables that the scheduler imports
+    and runs; only an administrator may point a process at different ones, so an
+    owner's upload must keep what the process has (or name none).
+    """
     if not asker.scoped:
         return
     if spec.owner != asker.owner:
         raise AccessDenied(f"{path.name}: owner {spec.owner!r} is not yours ({asker.owner!r})")
-    known = {p.spec.name: p.spec.owner for p in store.list_processes()}
-    if spec.name in known and known[spec.name] != asker.owner:
+    known = {p.spec.name: p.spec for p in store.list_processes()}
+    if spec.name in known and known[spec.name].owner != asker.owner:
         raise AccessDenied(f"{path.name}: the name {spec.name!r} belongs to another owner")
+    before = known[spec.name].definition if spec.name in known else {}
+    for key in CODE_KEYS:
+        if spec.definition.get(key) not in (None, before.get(key)):
+            raise AccessDenied(f"{path.name}: {key}: only an administrator may set or change "
+                               "the code a process runs; keep the registered value")
 
 
 def register_upload(store: Store, asker: Principal, filename: str, content: bytes, *,

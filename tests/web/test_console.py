@@ -191,3 +191,14 @@ def test_a_one_time_login_link_works_once(web: Web) -> None:
     assert again.status_code == 401
     assert web.client.get("/login/once/rpa_forged", headers={"accept": "text/html"}
                           ).status_code == 401
+
+
+def test_an_owner_may_not_point_a_process_at_new_code(web: Web) -> None:
+    client = web.login("fiona")
+    form = client.get("/upload")
+    text = (ROOT / "config" / "processes" / "invoice-approval.yaml").read_text("utf-8")
+    text += "\ntriggers:\n  - interval: 1h\nfeeder: orchestrator.settings:load_settings\n"
+    answer = client.post("/upload", data={"csrf": csrf_of(form.text)},
+                         files={"file": ("invoice.yaml", text.encode(), "application/yaml")})
+    assert answer.status_code == 422 and "administrator" in answer.text
+    assert "feeder" not in web.store.get_process("invoice-approval").spec.definition
