@@ -24,6 +24,7 @@ from orchestrator.services.access import cli_principal
 from orchestrator.services.processes import register
 from orchestrator.settings import load_settings
 from queues import NewItem
+from tests.e2e.oidc_provider import OidcProvider
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -56,6 +57,7 @@ class Console:
     data: Path
     env: dict[str, str]
     dead_item: int
+    sso: OidcProvider
 
 
 def rpa(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -76,7 +78,8 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     settings = load_settings(data_dir=data)
     store = open_sql_store(settings, writer="e2e-setup")
     register(store, ADMIN, [root / "one-shot.yaml"])
-    for name, role, owner in (("admin", "admin", None), ("frida", "finance", None),
+    accounts.set_password(store, ADMIN, "admin", PASSWORD)  # the demo made the account
+    for name, role, owner in (("frida", "finance", None),
                               ("hedda", "owner", "HR service (HR-tjenesten)")):
         accounts.add_account(store, ADMIN, name, role, password=PASSWORD, owner=owner)
     item = store.enqueue("one-shot", [NewItem(reference="ONE-1", payload={"n": 1})],
@@ -86,6 +89,13 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
                                   message="the page did not load") == "dead"
     store.close()
     port = free_port()
+    sso = OidcProvider(client_id="rpa-console", client_secret="s3cret-for-tests", users={
+        "siri": {"name": "Siri Økonomi", "email": "siri@example.no", "groups": ["rpa-finance"]},
+        "ola": {"name": "Ola Nordmann", "email": "ola@example.no", "groups": ["everyone"]}})
+    sso.__enter__()
+    env |= {"RPA_OIDC_DISCOVERY_URL": sso.discovery_url, "RPA_OIDC_CLIENT_ID": "rpa-console",
+            "RPA_OIDC_CLIENT_SECRET": "s3cret-for-tests", "RPA_OIDC_LABEL": "Testkommune ID",
+            "RPA_OIDC_ROLES": json.dumps({"rpa-finance": "finance"})}
     with (root / "web.log").open("wb") as log:
         web = subprocess.Popen([str(RPA), "web", "--port", str(port)], env=env, cwd=root,
                                stdout=log, stderr=log, start_new_session=True)
@@ -100,9 +110,10 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     else:
         web.kill()
         pytest.fail((root / "web.log").read_text())
-    yield Console(url, data, env, item)
+    yield Console(url, data, env, item, sso)
     web.terminate()
     web.wait(timeout=15)
+    sso.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")
@@ -210,6 +221,24 @@ def test_an_owner_cannot_see_another_owners_process(page: Page, console: Console
     assert answer is not None and answer.status == 404
     page.goto(console.url + "/items")
     expect(page.get_by_role("table")).not_to_contain_text("invoice-approval")
+
+
+def test_single_sign_on_against_a_local_provider(page: Page, console: Console) -> None:
+    page.goto(console.url + "/login")
+    page.get_by_role("link", name="Logg inn med Testkommune ID").click()
+    page.get_by_label("Username").fill("siri")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Rapporter")).to_be_visible()
+    expect(page.locator(".who")).to_contain_text("siri (økonomi)")
+    assert console.sso.logins == ["siri"]
+    # a directory user whose groups map to no role does not get in
+    page.context.clear_cookies()
+    page.goto(console.url + "/auth/oidc/login")
+    page.get_by_label("Username").fill("ola")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("no role")
+    assert page.goto(console.url + "/items") is not None
+    expect(page.get_by_label("Passord")).to_be_visible()  # still logged out
 
 
 def test_the_console_works_by_keyboard_alone(page: Page, console: Console) -> None:
