@@ -102,6 +102,14 @@ class AccountStore:
     def tokens(self, account: str | None = None) -> list[ApiToken]:
         raise NotImplementedError
 
+    def token_account(self, digest: str) -> tuple[ApiToken, Account] | None:
+        """A token and its account in one read: what every API request asks first."""
+        raise NotImplementedError
+
+    def session_account(self, digest: str) -> tuple[WebSession, Account] | None:
+        """An unexpired session and its account in one read: every page asks it first."""
+        raise NotImplementedError
+
     def touch_token(self, token_id: int) -> None:
         """Note that a token was used now (for `rpa tokens list`; not audited)."""
         raise NotImplementedError

@@ -152,6 +152,30 @@ class SqlAccountStore(AccountStore):
         with self.store._read("read the tokens") as conn:
             return [_token(r) for r in conn.execute(query).mappings()]
 
+    def token_account(self, digest: str) -> tuple[ApiToken, Account] | None:
+        query = (sa.select(api_tokens, *[accounts_t.c[k].label(f"a_{k}") for k in ACCOUNT_FIELDS])
+                 .join(accounts_t, accounts_t.c.name == api_tokens.c.account)
+                 .where(api_tokens.c.digest == digest))
+        with self.store._read("read a token") as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        return _token(row), Account(**{k: row[f"a_{k}"] for k in ACCOUNT_FIELDS})
+
+    def session_account(self, digest: str) -> tuple[WebSession, Account] | None:
+        query = (sa.select(web_sessions,
+                           *[accounts_t.c[k].label(f"a_{k}") for k in ACCOUNT_FIELDS])
+                 .join(accounts_t, accounts_t.c.name == web_sessions.c.account)
+                 .where(web_sessions.c.digest == digest,
+                        web_sessions.c.expires_at > self.store.clock()))
+        with self.store._read("read a console session") as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        session = WebSession(account=row["account"], csrf=row["csrf"],
+                             created_at=row["created_at"], expires_at=row["expires_at"])
+        return session, Account(**{k: row[f"a_{k}"] for k in ACCOUNT_FIELDS})
+
     def touch_token(self, token_id: int) -> None:
         with self.store._write("note a token's use") as conn:
             conn.execute(sa.update(api_tokens).where(api_tokens.c.id == token_id)

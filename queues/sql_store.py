@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from queues import audit
 from queues.checkpoints import Checkpoint, from_row
-from queues.errors import AuditKeyMissing, ItemNotFound
+from queues.errors import AuditKeyMissing, ItemNotFound, QueueNotFound
 from queues.models import Attempt, ItemFilter, ItemView, QueueStatus
 from queues.schema import (
     OPEN_SQL,
@@ -79,7 +79,7 @@ class SqlStore(SqlStoreCore):
                 .join(queues_t, queues_t.c.id == wi.c.queue_id)
                 .join(processes, processes.c.id == queues_t.c.process_id))
 
-    def _view(self, row: sa.RowMapping, history: tuple[Attempt, ...] = ()) -> ItemView:
+    def _view(self, row: Mapping[Any, Any], history: tuple[Attempt, ...] = ()) -> ItemView:
         sealer = self.sealer
         return ItemView(
             id=row["id"], queue=row["queue_name"], process=row["process_name"],
@@ -110,32 +110,51 @@ class SqlStore(SqlStoreCore):
         return self._view(row, history)
 
     def list_items(self, flt: ItemFilter) -> list[ItemView]:
-        stmt = self._item_select()
-        if flt.process:
-            with self._read("read a process") as conn:
+        """Items by the newest change, from `work_items` alone.
+
+        Not joined to the queue and process tables: with statistics (after
+        ANALYZE), SQLite then drove the query from `queues` and sorted every item
+        of each queue (40 ms at 50,000 items, linear beyond); alone, it walks the
+        `updated_at` index and stops at the limit. Names come from the snapshots.
+        """
+        stmt = sa.select(wi)
+        with self._read("list items") as conn:
+            if flt.process:
                 stmt = stmt.where(wi.c.queue_id == self.snapshots.by_name(conn, flt.process)
                                   .queue_id)
-        if flt.processes is not None:
-            stmt = stmt.where(processes.c.name.in_(list(flt.processes)))
-        if flt.before is not None:
-            at, item_id = flt.before
-            stmt = stmt.where(sa.or_(wi.c.updated_at < at,
-                                     sa.and_(wi.c.updated_at == at, wi.c.id < item_id)))
-        if flt.statuses:
-            stmt = stmt.where(wi.c.status.in_(list(flt.statuses)))
-        if flt.since is not None:
-            stmt = stmt.where(wi.c.updated_at >= flt.since)
-        if flt.until is not None:
-            stmt = stmt.where(wi.c.updated_at < flt.until)
-        if flt.error_code:
-            stmt = stmt.where(wi.c.error_code == flt.error_code)
-        if flt.reference is not None:
-            stmt = stmt.where(wi.c.reference.in_(self._reference_forms(flt.reference)))
-        stmt = stmt.order_by(wi.c.updated_at.desc(), wi.c.id.desc())
-        if flt.limit:
-            stmt = stmt.limit(flt.limit)
-        with self._read("list items") as conn:
-            return [self._view(r) for r in conn.execute(stmt).mappings().all()]
+            if flt.processes is not None:
+                stmt = stmt.where(wi.c.queue_id.in_(self._queue_ids(conn, flt.processes)))
+            if flt.before is not None:
+                at, item_id = flt.before
+                stmt = stmt.where(sa.or_(wi.c.updated_at < at,
+                                         sa.and_(wi.c.updated_at == at, wi.c.id < item_id)))
+            if flt.statuses:
+                stmt = stmt.where(wi.c.status.in_(list(flt.statuses)))
+            if flt.since is not None:
+                stmt = stmt.where(wi.c.updated_at >= flt.since)
+            if flt.until is not None:
+                stmt = stmt.where(wi.c.updated_at < flt.until)
+            if flt.error_code:
+                stmt = stmt.where(wi.c.error_code == flt.error_code)
+            if flt.reference is not None:
+                stmt = stmt.where(wi.c.reference.in_(self._reference_forms(flt.reference)))
+            stmt = stmt.order_by(wi.c.updated_at.desc(), wi.c.id.desc())
+            if flt.limit:
+                stmt = stmt.limit(flt.limit)
+            rows = conn.execute(stmt).mappings().all()
+            names = {q: self.snapshots.by_queue(conn, q) for q in {r["queue_id"] for r in rows}}
+        return [self._view({**r, "queue_name": names[r["queue_id"]].queue,
+                            "process_name": names[r["queue_id"]].name}) for r in rows]
+
+    def _queue_ids(self, conn: sa.Connection, names: Sequence[str]) -> list[int]:
+        """The queues of the named processes that exist (an owner's may be none)."""
+        found = []
+        for name in names:
+            try:
+                found.append(self.snapshots.by_name(conn, name).queue_id)
+            except QueueNotFound:
+                continue
+        return found
 
     def _reference_forms(self, reference: str) -> list[str]:
         """The reference as given, and its digest in every process that hashes references."""

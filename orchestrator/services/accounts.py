@@ -196,11 +196,11 @@ def token_principal(store: Store, text: str) -> Principal:
     """The principal of an API token; NotAuthenticated if unknown, revoked or expired."""
     if not text.startswith(TOKEN_PREFIX) or len(text) > 200:
         raise NotAuthenticated("not an API token of this orchestrator")
-    token = store.accounts.token(digest(text))
-    if token is None or token.label == ONE_TIME or not token.usable(time.time()):
+    found = store.accounts.token_account(digest(text))
+    if found is None or found[0].label == ONE_TIME or not found[0].usable(time.time()):
         raise NotAuthenticated("the token is unknown, revoked or expired")
-    account = store.accounts.get(token.account)
-    if account is None or account.disabled:
+    token, account = found
+    if account.disabled:
         raise NotAuthenticated("the token's account is disabled")
     if token.last_used_at is None or time.time() - token.last_used_at > TOUCH_EVERY:
         store.accounts.touch_token(token.id)  # not a write per request: once a minute
@@ -225,13 +225,13 @@ def open_session(store: Store, principal: Principal, *, lifetime: float) -> tupl
 def session_of(store: Store, session_id: str) -> Session:
     if not session_id or len(session_id) > 100:
         raise NotAuthenticated("no session")
-    found = store.accounts.session(digest(session_id))
+    found = store.accounts.session_account(digest(session_id))
     if found is None:
         raise NotAuthenticated("the session has expired: log in again")
-    account = store.accounts.get(found.account)
-    if account is None or account.disabled:
+    session, account = found
+    if account.disabled:
         raise NotAuthenticated("the account is disabled")
-    return Session(principal_of(account), found.csrf)
+    return Session(principal_of(account), session.csrf)
 
 
 def close_session(store: Store, session_id: str, principal: Principal) -> None:

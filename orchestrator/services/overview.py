@@ -7,6 +7,7 @@ it costs the same with a million finished items as with none.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from dataclasses import asdict
@@ -21,6 +22,36 @@ def queue_rows(store: Store, asker: Principal, now: float | None = None
                ) -> list[dict[str, Any]]:
     """One row per queue the asker may see: counts, pace, time to empty, SLA, workers."""
     asker.require(Permission.VIEW_QUEUES)
+    return [r for r in _all_rows(store, now) if asker.sees(r["owner"])]
+
+
+class OverviewCache:
+    """The queue rows, read at most once per `ttl` seconds however many ask.
+
+    Fifty people (or a wall screen per team) polling the overview every few
+    seconds would each cost the same index reads for the same figures; one read
+    a second serves them all, and a page that polls every 5 s never sees a figure
+    older than that. One caller reads while the others wait for its result.
+    """
+
+    def __init__(self, store: Store, ttl: float = 1.0):
+        self.store = store
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._rows: list[dict[str, Any]] = []
+        self._at = float("-inf")
+
+    def rows(self, asker: Principal) -> list[dict[str, Any]]:
+        asker.require(Permission.VIEW_QUEUES)
+        with self._lock:
+            if time.monotonic() - self._at >= self.ttl:
+                self._rows = _all_rows(self.store, None)
+                self._at = time.monotonic()
+            rows = self._rows
+        return [r for r in rows if asker.sees(r["owner"])]
+
+
+def _all_rows(store: Store, now: float | None) -> list[dict[str, Any]]:
     now = time.time() if now is None else now
     busy = Counter(slot.get("process") for node in store.nodes.nodes()
                    if node.state(now) == "running" for slot in node.slots
@@ -28,8 +59,6 @@ def queue_rows(store: Store, asker: Principal, now: float | None = None
     rows = []
     for q in store.monitor.overview(now=now):
         owner = str(q.definition.get("owner", ""))
-        if not asker.sees(owner):
-            continue
         rows.append({
             "queue": q.queue, "process": q.process, "owner": owner, "paused": q.paused,
             "new": q.counts.get("new", 0), "retry_scheduled": q.counts.get("retry_scheduled", 0),

@@ -131,7 +131,7 @@ def me(principal: Caller) -> dict[str, Any]:
 @router.get("/status", tags=["service"])
 def status(request: Request, principal: Caller) -> dict[str, Any]:
     """Every queue the caller may see: counts, pace, time to empty, SLA, active workers."""
-    return {"queues": overview.queue_rows(store_of(request), principal)}
+    return {"queues": request.app.state.overview.rows(principal)}
 
 
 @router.get("/workers", tags=["service"])

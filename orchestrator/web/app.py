@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from orchestrator.errors import RpaError
 from orchestrator.services.access import NotAuthenticated
+from orchestrator.services.overview import OverviewCache
 from orchestrator.settings import Settings
 from orchestrator.web import api, oidc, pages, pages_work
 from orchestrator.web.problems import PROBLEM_JSON, BadRequest, Problem, problem_of
@@ -89,6 +90,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.login_limiter = LoginLimiter()
+    app.state.overview = OverviewCache(store)
     app.include_router(api.router)
     app.include_router(oidc.router)
     app.include_router(pages.router)

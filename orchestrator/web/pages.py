@@ -132,7 +132,7 @@ def home(request: Request, caller: Page) -> Response:
     principal = caller.principal
     if not principal.may(Permission.VIEW_QUEUES):
         return RedirectResponse(home_of(principal), status_code=303)
-    rows = overview.queue_rows(store_of(request), principal)
+    rows = request.app.state.overview.rows(principal)
     return page(request, "overview.html", principal=principal, csrf=caller.csrf, rows=rows,
                 now=time.time(), title="Overview")
 
@@ -140,7 +140,7 @@ def home(request: Request, caller: Page) -> Response:
 @router.get("/fragments/overview")
 def overview_fragment(request: Request, caller: Page) -> Response:
     """The overview's table alone, polled by htmx every few seconds."""
-    rows = overview.queue_rows(store_of(request), caller.principal)
+    rows = request.app.state.overview.rows(caller.principal)
     return page(request, "_queues.html", principal=caller.principal, rows=rows,
                 now=time.time())
 

@@ -117,6 +117,16 @@ class MemoryAccountStore(AccountStore):
         return sorted((t for t, _ in self.token_rows.values()
                        if account is None or t.account == account), key=lambda t: t.id)
 
+    def token_account(self, digest: str) -> tuple[ApiToken, Account] | None:
+        token = self.token(digest)
+        account = None if token is None else self.accounts.get(token.account)
+        return None if token is None or account is None else (token, account)
+
+    def session_account(self, digest: str) -> tuple[WebSession, Account] | None:
+        session = self.session(digest)
+        account = None if session is None else self.accounts.get(session.account)
+        return None if session is None or account is None else (session, account)
+
     def _replace_token(self, token_id: int, **changes: Any) -> ApiToken | None:
         for digest, (token, _) in self.token_rows.items():
             if token.id == token_id:
