@@ -153,6 +153,10 @@ def test_log_in_and_see_the_demos_queues(page: Page, console: Console) -> None:
     table = page.get_by_role("table")
     expect(table).to_contain_text("invoice-approval")
     expect(table).to_contain_text("applicant-registration")
+    with page.expect_response(lambda r: "/fragments/overview" in r.url, timeout=15_000) as live:
+        pass  # htmx (served from /static) asks for the table again every 5 s
+    assert live.value.status == 200 and "invoice-approval" in live.value.text()
+    expect(page.locator("#queues table")).to_contain_text("applicant-registration")
     cookie = next(c for c in page.context.cookies() if c["name"] == "rpa_session")
     assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
 
