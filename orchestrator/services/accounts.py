@@ -90,6 +90,22 @@ def add_account(store: Store, asker: Principal, name: str, role: str, *,
         raise UsageError(str(err)) from None
 
 
+def list_accounts(store: Store, asker: Principal) -> list[Account]:
+    asker.require(Permission.MANAGE_ACCOUNTS)
+    return store.accounts.all()
+
+
+def change_own_password(store: Store, asker: Principal, current: str, new: str) -> None:
+    """A user sets their own password: the current one is needed if there is one (an
+    account made with a login link has none yet)."""
+    account = store.accounts.get(asker.name)
+    if account is None or account.source != "local":
+        raise UsageError("this account logs in by single sign-on: its password is kept there")
+    if account.password_hash is not None and not _verify(account.password_hash, current):
+        raise UsageError("the current password is wrong")
+    set_password(store, asker, asker.name, new)
+
+
 def set_password(store: Store, asker: Principal, name: str, password: str) -> None:
     if asker.name != name:
         asker.require(Permission.MANAGE_ACCOUNTS)

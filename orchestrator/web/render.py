@@ -60,6 +60,7 @@ NAV = (  # (path, label, permission that shows it)
     ("/reports", "Reports", Permission.VIEW_REPORTS),
     ("/audit", "Audit", Permission.VIEW_AUDIT),
     ("/candidates", "Candidates", Permission.VIEW_CANDIDATES),
+    ("/accounts", "Accounts", Permission.MANAGE_ACCOUNTS),
 )
 
 

@@ -64,6 +64,10 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/candidates"): {"ada", "fiona", "hans", "frank", "aud", "audp"},
     ("POST", "/candidates"): {"ada", "frank"},
     ("POST", "/logout"): ALL,
+    ("GET", "/accounts"): {"ada"}, ("POST", "/accounts"): {"ada"},
+    ("POST", "/accounts/{name}/link"): {"ada"}, ("POST", "/accounts/{name}/disable"): {"ada"},
+    ("POST", "/accounts/{name}/enable"): {"ada"},
+    ("GET", "/password"): ALL, ("POST", "/password"): ALL,
 }
 
 

@@ -202,3 +202,34 @@ def test_an_owner_may_not_point_a_process_at_new_code(web: Web) -> None:
                          files={"file": ("invoice.yaml", text.encode(), "application/yaml")})
     assert answer.status_code == 422 and "administrator" in answer.text
     assert "feeder" not in web.store.get_process("invoice-approval").spec.definition
+
+
+def test_an_admin_invites_a_person_who_then_sets_a_password(web: Web) -> None:
+    admin = web.login("ada")
+    page = admin.get("/accounts")
+    assert "otto" in page.text
+    invited = admin.post("/accounts", data={"csrf": csrf_of(page.text), "name": "nina",
+                                            "role": "owner", "owner": "HR service"})
+    assert invited.status_code == 200, invited.text[:500]
+    link = re.search(r'value="(https://testserver/login/once/[^"]+)"', invited.text)
+    assert link is not None
+    nina = TestClient(web.client.app, base_url="https://testserver")
+    assert nina.get(link.group(1).removeprefix("https://testserver"),
+                    follow_redirects=False).status_code == 303
+    form = nina.get("/password")
+    changed = nina.post("/password", data={"csrf": csrf_of(form.text), "current": "",
+                                           "new": "nina's own password", "again":
+                                           "nina's own password"}, follow_redirects=False)
+    assert changed.status_code == 303
+    assert nina.get("/items", headers={"accept": "text/html"}).status_code == 401  # logged out
+    web.login("nina", "nina's own password")
+    again = web.login("nina", "nina's own password")
+    form = again.get("/password")
+    wrong = again.post("/password", data={"csrf": csrf_of(form.text), "current": "guess",
+                                          "new": "x" * 12, "again": "x" * 12},
+                       headers={"accept": "text/html"})
+    assert wrong.status_code == 422 and "current password is wrong" in wrong.text
+    page = admin.get("/accounts")
+    admin.post("/accounts/nina/disable", data={"csrf": csrf_of(page.text)})
+    assert web.store.accounts.get("nina").disabled  # type: ignore[union-attr]
+    assert again.get("/items", headers={"accept": "text/html"}).status_code == 401
