@@ -263,7 +263,7 @@ def test_the_console_works_by_keyboard_alone(page: Page, console: Console) -> No
 
 PAGES = ["/", "/items", "/items?status=business_failed", "/processes",
          "/processes/invoice-approval", "/upload", "/workers", "/reports", "/audit",
-         "/candidates", "/items/1"]
+         "/candidates", "/items/1", "/accounts", "/password"]
 
 
 def test_every_page_passes_axe(page: Page, console: Console) -> None:
