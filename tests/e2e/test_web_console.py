@@ -24,7 +24,7 @@ from orchestrator.services.access import cli_principal
 from orchestrator.services.processes import register
 from orchestrator.settings import load_settings
 from queues import NewItem
-from tests.e2e.oidc_provider import OidcProvider
+from tests.support.oidc_provider import OidcProvider
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -91,8 +91,9 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     port = free_port()
     sso = OidcProvider(client_id="rpa-console", client_secret="s3cret-for-tests", users={
         "siri": {"name": "Siri Økonomi", "email": "siri@example.no", "groups": ["rpa-finance"]},
-        "ola": {"name": "Ola Nordmann", "email": "ola@example.no", "groups": ["everyone"]}})
-    sso.__enter__()
+        "ola": {"name": "Ola Nordmann", "email": "ola@example.no", "groups": ["everyone"]}},
+        redirect_uris=None)  # any loopback callback: the console's port is picked below
+    sso.start()
     env |= {"RPA_OIDC_DISCOVERY_URL": sso.discovery_url, "RPA_OIDC_CLIENT_ID": "rpa-console",
             "RPA_OIDC_CLIENT_SECRET": "s3cret-for-tests", "RPA_OIDC_LABEL": "Testkommune ID",
             "RPA_OIDC_ROLES": json.dumps({"rpa-finance": "finance"})}
@@ -113,7 +114,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     yield Console(url, data, env, item, sso)
     web.terminate()
     web.wait(timeout=15)
-    sso.__exit__(None, None, None)
+    sso.stop()
 
 
 @pytest.fixture(scope="module")
