@@ -91,9 +91,9 @@ def _data_item(data: str, reference: str | None, priority: str | None) -> NewIte
 
 
 def _item_json(item: ItemView) -> dict[str, Any]:
-    out = {k: v for k, v in item.__dict__.items() if k != "history"}
-    out["history"] = [a.__dict__ for a in item.history]
-    return out
+    from orchestrator.services.items import as_dict
+
+    return as_dict(item)
 
 
 def _statuses(status: list[str]) -> tuple[str, ...]:

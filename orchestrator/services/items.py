@@ -60,6 +60,13 @@ def shown(item: ItemView, asker: Principal) -> ItemView:
                    error_message=MASK if item.error_message else None, history=history)
 
 
+def as_dict(item: ItemView) -> dict[str, Any]:
+    """An item and its attempts as plain data, for `--json` and the API alike."""
+    out = {k: v for k, v in item.__dict__.items() if k != "history"}
+    out["history"] = [a.__dict__ for a in item.history]
+    return out
+
+
 def enqueue(store: Store, asker: Principal, process: str, items: Sequence[NewItem]
             ) -> EnqueueResult:
     """Add items to a process's queue: all valid, or none written (`PayloadInvalid`)."""

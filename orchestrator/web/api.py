@@ -7,6 +7,7 @@ nothing: a bad item names its index and nothing is written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -20,7 +21,7 @@ from orchestrator.services import audit, items, overview, processes, reports
 from orchestrator.services.access import Permission, Principal
 from orchestrator.web.problems import BadRequest
 from orchestrator.web.security import api_caller, settings_of, store_of
-from queues import ItemFilter, ItemView, NewItem, Priority, ProcessInfo
+from queues import ItemFilter, NewItem, Priority, ProcessInfo
 from queues.states import Status
 
 router = APIRouter(prefix="/api/v1")
@@ -98,12 +99,6 @@ async def strict_body(request: Request, model: type[BaseModel]) -> Any:
 def _error_text(error: Any) -> str:
     loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".")
     return f"{loc or 'body'}: {error['msg']}"
-
-
-def item_json(item: ItemView) -> dict[str, Any]:
-    out = {k: v for k, v in item.__dict__.items() if k != "history"}
-    out["history"] = [a.__dict__ for a in item.history]
-    return out
 
 
 def process_json(info: ProcessInfo) -> dict[str, Any]:
@@ -226,39 +221,39 @@ def list_items(
                      error_code=error_code, since=_epoch(since, "since"),
                      until=_epoch(until, "until"), reference=reference, limit=limit)
     page = items.list_items(store_of(request), principal, flt, cursor=cursor)
-    return {"items": [item_json(i) for i in page.items], "next_cursor": page.next_cursor}
+    return {"items": [items.as_dict(i) for i in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get("/items/{item_id}", tags=["items"])
 def get_item(item_id: Annotated[int, Field(ge=1, le=2**62)], request: Request,
              principal: Caller) -> dict[str, Any]:
-    return item_json(items.get_item(store_of(request), principal, item_id))
+    return items.as_dict(items.get_item(store_of(request), principal, item_id))
+
+
+async def _operate(request: Request, principal: Principal,
+                   use_case: Callable[..., list[int]]) -> OperatedOut:
+    """Retry or abandon: the right first, then the body, then the use case."""
+    from starlette.concurrency import run_in_threadpool
+
+    principal.require(Permission.OPERATE_ITEMS)
+    body: IdsIn = await strict_body(request, IdsIn)
+    done = await run_in_threadpool(use_case, store_of(request), principal, body.ids,
+                                   reason=body.reason)
+    return OperatedOut(done=done, skipped=sorted(set(body.ids) - set(done)))
 
 
 @router.post("/items/retry", tags=["items"], response_model=OperatedOut,
              openapi_extra={"requestBody": {"content": {"application/json": {
                  "schema": IdsIn.model_json_schema()}}, "required": True}})
 async def retry(request: Request, principal: Caller) -> OperatedOut:
-    from starlette.concurrency import run_in_threadpool
-
-    principal.require(Permission.OPERATE_ITEMS)
-    body: IdsIn = await strict_body(request, IdsIn)
-    done = await run_in_threadpool(items.retry, store_of(request), principal, body.ids,
-                                   reason=body.reason)
-    return OperatedOut(done=done, skipped=sorted(set(body.ids) - set(done)))
+    return await _operate(request, principal, items.retry)
 
 
 @router.post("/items/abandon", tags=["items"], response_model=OperatedOut,
              openapi_extra={"requestBody": {"content": {"application/json": {
                  "schema": IdsIn.model_json_schema()}}, "required": True}})
 async def abandon(request: Request, principal: Caller) -> OperatedOut:
-    from starlette.concurrency import run_in_threadpool
-
-    principal.require(Permission.OPERATE_ITEMS)
-    body: IdsIn = await strict_body(request, IdsIn)
-    done = await run_in_threadpool(items.abandon, store_of(request), principal, body.ids,
-                                   reason=body.reason)
-    return OperatedOut(done=done, skipped=sorted(set(body.ids) - set(done)))
+    return await _operate(request, principal, items.abandon)
 
 
 PERIOD = Annotated[str, Query(max_length=40, description="this-year, last-month, 2026-Q3, "

@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 import sqlalchemy as sa
@@ -262,3 +265,25 @@ def sh(tmp_path: Path, data_dir: Path) -> Iterator[Shell]:
     shell = Shell(tmp_path, data_dir)
     yield shell
     shell.close()
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[Any], log: Path, timeout: float = 60) -> None:
+    """Wait until `rpa web` (or `rpa serve --web`) answers its health check; fail with
+    its log if it exits or stays silent."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(log.read_text(errors="replace")[-3000:])
+        time.sleep(0.2)

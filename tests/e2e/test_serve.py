@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -27,7 +26,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import truncate_all
-from tests.e2e.conftest import Cli, Result
+from tests.e2e.conftest import Cli, Result, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -122,12 +121,6 @@ class Cluster:
     def done(self, prefix: str = "") -> int:
         return sum(1 for ref, status in self.statuses().items()
                    if status == "done" and ref.startswith(prefix))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_cluster(tmp_path: Path, url: str, every: str, cli: Cli,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
@@ -24,6 +22,7 @@ from orchestrator.services.access import cli_principal
 from orchestrator.services.processes import register
 from orchestrator.settings import load_settings
 from queues import NewItem
+from tests.e2e.conftest import free_port, wait_healthy
 from tests.support.oidc_provider import OidcProvider
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -43,12 +42,6 @@ bot: noop
 manual_minutes_per_item: 2
 retry: {max_attempts: 1, backoff: 0s}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -101,16 +94,11 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         web = subprocess.Popen([str(RPA), "web", "--port", str(port)], env=env, cwd=root,
                                stdout=log, stderr=log, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
+    try:
+        wait_healthy(url, web, root / "web.log")
+    except BaseException:
         web.kill()
-        pytest.fail((root / "web.log").read_text())
+        raise
     yield Console(url, data, env, item, sso)
     web.terminate()
     web.wait(timeout=15)

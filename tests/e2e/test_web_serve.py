@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -21,6 +20,7 @@ from orchestrator.services import accounts
 from orchestrator.services.access import cli_principal
 from orchestrator.services.processes import register
 from orchestrator.settings import load_settings
+from tests.e2e.conftest import free_port, wait_healthy
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -33,12 +33,6 @@ PROCESS = textwrap.dedent("""\
     manual_minutes_per_item: 1
     retry: {max_attempts: 2, backoff: 0s}
     """)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_serve_with_the_console(tmp_path: Path) -> None:
@@ -62,16 +56,7 @@ def test_serve_with_the_console(tmp_path: Path) -> None:
                                 stderr=log, start_new_session=True)
     try:
         auth = {"authorization": f"Bearer {token}"}
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert node.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-            time.sleep(0.3)
+        wait_healthy(url, node, tmp_path / "serve.log")
         added = httpx.post(url + "/api/v1/processes/pinger/items", headers=auth,
                            json={"items": [{"reference": "P-1", "payload": {}}]}).json()
         item = added["ids"]["P-1"]
