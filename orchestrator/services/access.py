@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from orchestrator.errors import RpaError
+from orchestrator.errors import RpaError, UsageError
 
 
 class AccessDenied(RpaError):
@@ -34,7 +34,7 @@ class Role(StrEnum):
         try:
             return cls(text)
         except ValueError:
-            raise RpaError(f"unknown role {text[:40]!r}: use one of "
+            raise UsageError(f"unknown role {text[:40]!r}: use one of "
                            f"{', '.join(r.value for r in cls)}") from None
 
 

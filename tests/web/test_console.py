@@ -211,6 +211,10 @@ def test_an_admin_invites_a_person_who_then_sets_a_password(web: Web) -> None:
     invited = admin.post("/accounts", data={"csrf": csrf_of(page.text), "name": "nina",
                                             "role": "owner", "owner": "HR service"})
     assert invited.status_code == 200, invited.text[:500]
+    wizard = admin.post("/accounts", data={"csrf": csrf_of(page.text), "name": "merlin",
+                                           "role": "wizard"}, headers={"accept": "text/html"})
+    assert wizard.status_code == 422 and "unknown role" in wizard.text
+    assert web.store.accounts.get("merlin") is None
     link = re.search(r'value="(https://testserver/login/once/[^"]+)"', invited.text)
     assert link is not None
     nina = TestClient(web.client.app, base_url="https://testserver")
