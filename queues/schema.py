@@ -425,3 +425,62 @@ class WebSessionRow(SQLModel, table=True):
 accounts_t = AccountRow.__table__  # type: ignore[attr-defined]
 api_tokens = ApiTokenRow.__table__  # type: ignore[attr-defined]
 web_sessions = WebSessionRow.__table__  # type: ignore[attr-defined]
+
+
+class ReviewTaskRow(SQLModel, table=True):
+    """A person's task: look at a business exception or a dead item (`queues.review_store`).
+
+    Opened in the transaction that records the exception, so none is ever lost.
+    The owner and cost centre are those of the process when the task opened, as
+    in the audit events: a report keeps counting a task where it happened.
+    """
+
+    __tablename__ = "review_tasks"
+    __table_args__ = (
+        sa.Index("ix_review_tasks_open", "status", "review_group", "due_at"),
+        sa.Index("ix_review_tasks_opened", "opened_at"),
+        sa.Index("ix_review_tasks_item", "item_id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    item_id: int = Field(sa_column=sa.Column(BigId, nullable=False))
+    process: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    owner: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    cost_centre: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    kind: str = Field(sa_column=sa.Column(sa.String(24), nullable=False))
+    code: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    estimate_minutes: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    opened_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    review_group: str | None = Field(default=None, sa_column=sa.Column(sa.String(63)))
+    due_at: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+    placed: bool = Field(sa_column=sa.Column(sa.Boolean, nullable=False))
+    escalated_at: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+    claimed_by: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
+    claimed_at: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+    status: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    outcome: str | None = Field(default=None, sa_column=sa.Column(sa.String(24)))
+    minutes: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+    reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    resolved_by: str | None = Field(default=None, sa_column=sa.Column(sa.String(200)))
+    resolved_at: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+
+
+class OrganisationVersionRow(SQLModel, table=True):
+    """One version of the organisation tree, in force from `valid_from` until the next.
+
+    Kept as a whole document (data, never code): a report of an earlier period
+    rolls units up under the tree that was in force then.
+    """
+
+    __tablename__ = "organisation_versions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    valid_from: float = Field(sa_column=sa.Column(sa.Double, nullable=False, index=True))
+    digest: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    document: dict[str, Any] = Field(sa_column=sa.Column(JSONType, nullable=False))
+    loaded_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    loaded_by: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+
+
+review_tasks = ReviewTaskRow.__table__  # type: ignore[attr-defined]
+organisation_versions = OrganisationVersionRow.__table__  # type: ignore[attr-defined]

@@ -43,6 +43,7 @@ from queues.schema import (
     NO_DEADLINE,
     processes,
     queues_t,
+    review_tasks,
     work_items,
 )
 from queues.sealing import Sealer, open_json, seal_json, seal_text
@@ -53,6 +54,7 @@ from queues.sql_fire_store import SqlFireStore
 from queues.sql_node_store import SqlNodeStore
 from queues.sql_queue_monitor import SqlQueueMonitor
 from queues.sql_retention_store import SqlRetentionStore
+from queues.sql_review_store import SqlOrganisationStore, SqlReviewStore, open_task_row
 from queues.statements import dumps, statements_for
 from queues.states import ALLOWED_FROM, Outcome, Status
 from queues.store import Store
@@ -92,6 +94,8 @@ class SqlStoreCore(Store):
         self.retention = SqlRetentionStore(self)
         self.keys = SqlKeyStore(self)
         self.accounts = SqlAccountStore(self)
+        self.review = SqlReviewStore(self)
+        self.organisation = SqlOrganisationStore(self)
         self.monitor = SqlQueueMonitor(engine)
 
     def use_sealer(self, sealer: Sealer | None) -> None:
@@ -155,6 +159,14 @@ class SqlStoreCore(Store):
         return audit.AuditEvent(actor=actor, action=action, ts=now, process=snap.name,
                                 owner=snap.owner, cost_centre=snap.cost_centre,
                                 item_id=item_id, **kw)
+
+    def _open_review(self, conn: sa.Connection, snap: ProcessSnapshot, item_id: int,
+                     kind: str, code: str | None, estimate: float, now: float) -> None:
+        """Open the review task of an exception, in the transaction that records it."""
+        conn.execute(sa.insert(review_tasks).values(**open_task_row(
+            item_id=item_id, process=snap.name, owner=snap.owner,
+            cost_centre=snap.cost_centre, kind=kind, code=(code or "")[:100] or None,
+            estimate_minutes=estimate, now=now)))
 
     def _notify(self, conn: sa.Connection, queue_id: int) -> None:
         """Tell idle workers that a queue has work (engine-specific; default none)."""
@@ -539,6 +551,8 @@ class SqlStoreCore(Store):
                                  error_type="BusinessRuleError", code=code, message=message,
                                  evidence=evidence)
             snap = self.snapshots.by_queue(conn, row.queue_id)
+            self._open_review(conn, snap, item_id, "business_exception", code,
+                              snap.exception_minutes, now)
             self._audit(conn, [self._event(
                 snap, f"worker:{worker_id}", "item.business_failed", now, item_id=item_id,
                 freed_minutes=-snap.exception_minutes if snap.exception_minutes else None,
@@ -566,6 +580,8 @@ class SqlStoreCore(Store):
             took = self._attempt(conn, item_id, row, worker_id, now, Outcome.APPLICATION_ERROR,
                                  error_type=error_type, code=code, message=message,
                                  evidence=evidence)
+            if not decision.retry:
+                self._open_review(conn, snap, item_id, "dead", code or error_type, 0.0, now)
             self._audit(conn, [self._event(
                 snap, f"worker:{worker_id}",
                 "item.retry_scheduled" if decision.retry else "item.dead", now,
@@ -609,6 +625,8 @@ class SqlStoreCore(Store):
                 took = self._attempt(conn, r.id, r, r.lease_owner, now, Outcome.LOST,
                                      error_type="LeaseExpired",
                                      message=f"lease of {r.lease_owner} expired")
+                if not decision.retry:
+                    self._open_review(conn, snap, r.id, "dead", "LeaseExpired", 0.0, now)
                 self._audit(conn, [self._event(
                     snap, "system", "item.lease_expired", now, item_id=r.id, robot_seconds=took,
                     details={"worker": r.lease_owner, "attempt": r.attempts,

@@ -37,7 +37,9 @@ from queues.models import (
 )
 from queues.monitor import QueueMonitor
 from queues.node_store import NodeStore
+from queues.organisation_store import OrganisationStore
 from queues.retention_store import RetentionStore
+from queues.review_store import ReviewStore
 
 
 class Store:
@@ -52,6 +54,8 @@ class Store:
     retention: RetentionStore
     keys: KeyStore
     accounts: AccountStore  # console and API logins, tokens, sessions
+    review: ReviewStore  # a person's tasks for business exceptions and dead items
+    organisation: OrganisationStore  # dated versions of the organisation tree
 
     def leadership(self) -> Leadership:
         """The scheduler's lock on this store's database (a new one each call)."""

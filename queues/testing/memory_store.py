@@ -36,6 +36,7 @@ from queues.states import ABANDONABLE, RETRYABLE_BY_OPERATOR, Outcome, Status
 from queues.store import Store
 from queues.testing.accounts import MemoryAccountStore
 from queues.testing.retention import MemoryKeyStore, MemoryRetentionStore
+from queues.testing.review import MemoryOrganisationStore, MemoryReviewStore
 from queues.testing.siblings import (
     MemoryCredentialStore,
     MemoryFireStore,
@@ -64,6 +65,8 @@ class InMemoryStore(Store):
         self.retention = MemoryRetentionStore(self)
         self.keys = MemoryKeyStore(self)
         self.accounts = MemoryAccountStore(self)
+        self.review: MemoryReviewStore = MemoryReviewStore(self)
+        self.organisation = MemoryOrganisationStore(self)
         self.monitor = MemoryQueueMonitor(self)
 
     def leadership(self) -> Leadership:
@@ -93,6 +96,13 @@ class InMemoryStore(Store):
                   item_id: int | None = None, **kw: Any) -> AuditEvent:
         """`_event` with `enqueued_event`'s calling convention (a snapshot-like first arg)."""
         return self._event(proc, actor, action, now, item_id, **kw)
+
+    def _open_review(self, proc: ProcessRow, item_id: int, kind: str, code: str | None,
+                     estimate: float, now: float) -> None:
+        spec = proc.spec
+        self.review.open(item_id=item_id, process=spec.name, owner=spec.owner,
+                         cost_centre=spec.cost_centre, kind=kind, code=code,
+                         estimate_minutes=estimate, now=now)
 
     def _audit(self, events: Sequence[AuditEvent]) -> None:
         self.db.append(self.writer, events, self.audit_key)
@@ -293,6 +303,7 @@ class InMemoryStore(Store):
                 "BusinessRuleError", code, message)
             proc = self._by_queue(row.queue_id)
             minutes = proc.spec.exception_minutes_per_item
+            self._open_review(proc, item_id, "business_exception", code, minutes, now)
             self._audit([self._event(
                 proc, f"worker:{worker_id}", "item.business_failed", now, item_id=item_id,
                 freed_minutes=-minutes if minutes else None, robot_seconds=took,
@@ -315,6 +326,8 @@ class InMemoryStore(Store):
             row.status, row.available_at = status.value, now + decision.delay_seconds
             row.finished_at = None if decision.retry else now
             row.error_type, row.error_code, row.error_message = error_type, code, message
+            if not decision.retry:
+                self._open_review(proc, item_id, "dead", code or error_type, 0.0, now)
             self._audit([self._event(
                 proc, f"worker:{worker_id}",
                 "item.retry_scheduled" if decision.retry else "item.dead", now,
@@ -359,6 +372,8 @@ class InMemoryStore(Store):
                 row.finished_at = None if decision.retry else now
                 row.error_type, row.error_code = "LeaseExpired", None
                 row.error_message = f"worker {owner} stopped renewing its lease"
+                if not decision.retry:
+                    self._open_review(proc, row.id, "dead", "LeaseExpired", 0.0, now)
                 self._audit([self._event(
                     proc, "system", "item.lease_expired", now, item_id=row.id,
                     robot_seconds=took, details={"worker": owner, "attempt": row.attempts,
