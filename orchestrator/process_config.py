@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from orchestrator.durations import bounded_duration
 from orchestrator.errors import ConfigError
 from orchestrator.scheduling.calendar import Holidays, Window
+from orchestrator.scheduling.review_clock import DEFAULT_SLA, ReviewClockError, WorkingTime
 from orchestrator.scheduling.triggers import TriggerSpec, optional_zone
 from orchestrator.yaml_errors import config_error, line_of, load_yaml
 from queues import Priority, ProcessSpec, RetryPolicy
@@ -73,6 +74,35 @@ class RetentionSection(BaseModel):
         return None if value is None else bounded_duration(value, 0, RETENTION_MAX)
 
 
+class ReviewSection(BaseModel):
+    """Who looks at the process's business exceptions and dead items, and how soon.
+
+    `group` names a review group of the organisation file (`rpa org load`); the
+    time allowed runs in working hours (see `orchestrator.scheduling.review_clock`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    group: str | None = Field(default=None, description="a review group of the organisation")
+    sla: str = Field(default=DEFAULT_SLA, description="2d working days, or 4h / 90m")
+
+    @field_validator("group")
+    @classmethod
+    def _group(cls, value: str | None) -> str | None:
+        if value is not None and not NAME.match(value):
+            raise ValueError("a review group is lower-case letters, digits and dashes, e.g. "
+                             "faktura-kontroll")
+        return value
+
+    @field_validator("sla", mode="before")
+    @classmethod
+    def _sla(cls, value: Any) -> str:
+        try:
+            return str(WorkingTime.parse(value))
+        except ReviewClockError as err:
+            raise ValueError(str(err)) from None
+
+
 class ProcessConfig(BaseModel):
     """One process as its owner describes it."""
 
@@ -106,6 +136,8 @@ class ProcessConfig(BaseModel):
                                "work items, run by the scheduler on the process's triggers")
     retention: RetentionSection | None = Field(
         default=None, description="how long finished items keep their data")
+    review: ReviewSection | None = Field(
+        default=None, description="who reviews business exceptions and dead items, how soon")
     hash_reference: bool = Field(
         default=False, description="store each reference as a keyed digest, for references "
         "that are personal data (a national identity number): still unique and searchable "

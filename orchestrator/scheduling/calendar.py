@@ -207,6 +207,10 @@ class ProcessCalendar:
                 merged.append((lo, hi))
         return merged
 
+    def spans(self, day: date) -> list[tuple[int, int]]:
+        """The open spans of a day, minutes after midnight (none on a closed day)."""
+        return self._spans(day)
+
     def is_open(self, at: datetime) -> bool:
         local = at.astimezone(self.tz)
         minute = local.hour * 60 + local.minute

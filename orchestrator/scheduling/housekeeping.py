@@ -22,6 +22,7 @@ from queues import AuditKeyMissing, AuditTampered, Store
 log = structlog.get_logger("scheduler")
 
 CHECKPOINT_EVERY = 3600.0  # seconds: what a deletion could hide before a seal notices it
+REVIEW_EVERY = 30.0  # seconds: how late a new review task may get its group and due time
 
 
 @dataclass
@@ -74,8 +75,15 @@ class Housekeeping:
 
 
 def default_chores(store: Store, actor: str) -> list[Chore]:
-    """An hourly checkpoint of the audit log."""
+    """An hourly checkpoint of the audit log; review tasks placed and escalated."""
+    from orchestrator.scheduling.review_clock import escalate, place_new
+
     def checkpoint() -> dict[str, int]:
         sealed = store.checkpoint_audit(actor=actor)
         return {"checkpoint": sealed.id, "chains": len(sealed.chains)}
-    return [Chore("audit-checkpoint", CHECKPOINT_EVERY, checkpoint)]
+
+    def review() -> dict[str, int]:
+        placed = place_new(store)
+        return {"placed": placed, "escalated": len(escalate(store))}
+    return [Chore("audit-checkpoint", CHECKPOINT_EVERY, checkpoint),
+            Chore("review-tasks", REVIEW_EVERY, review)]
