@@ -18,6 +18,7 @@ from orchestrator.cli.keys_cmd import keys_app
 from orchestrator.cli.process_cmd import process_app
 from orchestrator.cli.report_cmd import report_app
 from orchestrator.cli.retention_cmd import erase, purge
+from orchestrator.cli.review_cmd import org_app, review_app
 from orchestrator.cli.schedule_cmd import schedule_app, scheduler, serve, workers
 from orchestrator.cli.setup_cmd import db_app, init
 from orchestrator.cli.status_cmd import status
@@ -53,6 +54,8 @@ app.add_typer(schedule_app, name="schedule")
 app.command()(web)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(review_app, name="review")
+app.add_typer(org_app, name="org")
 
 
 @app.callback()
@@ -74,9 +77,12 @@ def error_exit_code(err: Exception) -> int | None:
         return err.exit_code
     from bots import BotError, UnknownBot
     from queues import errors as qerr
+    from queues.organisation_store import OrganisationVersionError
+    from queues.review_store import ReviewError
 
     if isinstance(err, qerr.QueueNotFound | qerr.ItemNotFound | qerr.PayloadInvalid
-                  | qerr.IllegalTransition | UnknownBot):
+                  | qerr.IllegalTransition | UnknownBot | ReviewError
+                  | OrganisationVersionError):
         return 2
     if isinstance(err, qerr.QueueError | BotError):
         return 1

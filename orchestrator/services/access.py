@@ -53,6 +53,8 @@ class Permission(StrEnum):
     VIEW_CANDIDATES = "view_candidates"
     EDIT_CANDIDATES = "edit_candidates"
     MANAGE_ACCOUNTS = "manage_accounts"
+    VIEW_REVIEW = "view_review"  # the review inbox
+    WORK_REVIEW = "work_review"  # claim and resolve review tasks
 
 
 P = Permission
@@ -60,15 +62,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.OPERATOR: frozenset({P.VIEW_QUEUES, P.VIEW_ITEMS, P.VIEW_PAYLOADS, P.OPERATE_ITEMS,
                               P.ENQUEUE, P.VIEW_PROCESSES, P.CONTROL_PROCESSES,
-                              P.VIEW_WORKERS}),
+                              P.VIEW_WORKERS, P.VIEW_REVIEW, P.WORK_REVIEW}),
     # scoped to the processes of their own owner (`Principal.sees`)
     Role.OWNER: frozenset({P.VIEW_QUEUES, P.VIEW_ITEMS, P.VIEW_PAYLOADS, P.OPERATE_ITEMS,
                            P.ENQUEUE, P.VIEW_PROCESSES, P.REGISTER_PROCESSES, P.VIEW_REPORTS,
-                           P.VIEW_CANDIDATES}),
+                           P.VIEW_CANDIDATES, P.VIEW_REVIEW, P.WORK_REVIEW}),
     Role.FINANCE: frozenset({P.VIEW_REPORTS, P.VIEW_CANDIDATES, P.EDIT_CANDIDATES}),
     # read-only everything; payloads only with the account's grant (`Principal.may`)
     Role.AUDITOR: frozenset({P.VIEW_QUEUES, P.VIEW_ITEMS, P.VIEW_PROCESSES, P.VIEW_WORKERS,
-                             P.VIEW_REPORTS, P.VIEW_AUDIT, P.VIEW_CANDIDATES}),
+                             P.VIEW_REPORTS, P.VIEW_AUDIT, P.VIEW_CANDIDATES,
+                             P.VIEW_REVIEW}),
 }
 
 
@@ -131,4 +134,5 @@ _VERB = {
     P.VIEW_REPORTS: "see reports", P.VIEW_AUDIT: "see the audit log",
     P.VIEW_CANDIDATES: "see automation candidates",
     P.EDIT_CANDIDATES: "add automation candidates", P.MANAGE_ACCOUNTS: "manage accounts",
+    P.VIEW_REVIEW: "see review tasks", P.WORK_REVIEW: "work on review tasks",
 }

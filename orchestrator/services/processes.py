@@ -20,6 +20,7 @@ import yaml
 from orchestrator.errors import ConfigError
 from orchestrator.private_files import write_private
 from orchestrator.process_config import ProcessConfig, check_loadable, load_process
+from orchestrator.services import organisation
 from orchestrator.services.access import AccessDenied, Permission, Principal
 from orchestrator.services.items import check_process
 from queues import ProcessInfo, ProcessSpec, Store
@@ -87,6 +88,8 @@ def register(store: Store, asker: Principal, paths: Sequence[Path], *, check: bo
     specs = validate_files(paths)
     for path, spec in specs:
         _check_owner(store, asker, path, spec)
+        review = spec.definition.get("review") or {}
+        organisation.check_process(store, path, spec.owner, review.get("group"))
     if check:
         return [Registered(spec.name, str(path), False) for path, spec in specs]
     return [Registered(spec.name, str(path), store.upsert_process(spec, actor=asker.actor))
