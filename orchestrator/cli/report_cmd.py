@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -36,6 +37,9 @@ class HoursBy(StrEnum):
     owner = "owner"
     process = "process"
     cost_centre = "cost-centre"
+    unit = "unit"
+    department = "department"
+    sector = "sector"
 
 
 class CostsBy(StrEnum):
@@ -107,6 +111,15 @@ def parse_rate(text: str | None) -> int | None:
     return to_ore(text.strip())
 
 
+def _as_of(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"--as-of: {text[:40]!r} is not a date like 2026-12-31") from None
+
+
 @report_app.command("hours")
 def hours(
     period: str = typer.Option("this-year", "--period", "-p", help=PERIOD_HELP),
@@ -121,9 +134,13 @@ def hours(
     xlsx: Path | None = typer.Option(None, "--xlsx", help="write an XLSX with a Method sheet"),
     chart: Path | None = typer.Option(None, "--chart", help="freed hours per owner per "
                                       "month, .png or .svg"),
+    as_of: str | None = typer.Option(None, "--as-of", help="roll units up under the "
+                                     "organisation in force on this date (YYYY-MM-DD), not "
+                                     "the one in force when each event happened"),
     json_out: bool = typer.Option(False, "--json", help="rows and total as JSON"),
 ) -> None:
-    """Hours the robots freed, from the audit log, by owner, process or cost centre."""
+    """Gross, review and net hours the robots freed, by owner, process, cost centre, or
+    unit, department or sector of the organisation."""
     from orchestrator.reports import service
     from orchestrator.reports.render import as_json, hours_table, rich_table
 
@@ -132,7 +149,7 @@ def hours(
         outcome = service.hours_report(
             STATE.store, period, by=by.value, settings=STATE.settings, costs_file=costs,
             fte_hours_per_year=Decimal(str(fte_hours)) if fte_hours else None,
-            monthly=chart is not None)
+            monthly=chart is not None, as_of=_as_of(as_of))
         report = outcome.table()
         written = write_files(report, csv=csv, xlsx=xlsx, json_out=json_out)
         if chart is not None:

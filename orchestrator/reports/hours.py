@@ -29,7 +29,10 @@ from orchestrator.reports.periods import Period, ReportError
 
 DEFAULT_FTE_HOURS_PER_YEAR = Decimal(1695)
 DAYS_PER_YEAR = Decimal("365.2425")
-GroupBy = Literal["process", "owner", "cost-centre", "cost_centre"]
+GroupBy = Literal["process", "owner", "cost-centre", "cost_centre", "unit", "department",
+                  "sector"]
+# levels of the organisation tree: rows arrive with `owner` already rolled up to the level
+ORG_LEVELS = ("unit", "department", "sector")
 
 
 class SupportsHours(Protocol):
@@ -77,6 +80,11 @@ class ProcessUsage:
     business_exceptions: int
     robot_seconds: Decimal
     freed_minutes: Decimal
+    # net freed capacity: gross credits, minus review (recorded, or estimated where
+    # no resolution exists yet); None: the row has no review figures (gross = freed)
+    gross_minutes: Decimal | None = None
+    review_minutes: Decimal | None = None
+    estimated_minutes: Decimal | None = None
 
     def __post_init__(self) -> None:
         if self.items_done < 0 or self.business_exceptions < 0:
@@ -84,6 +92,23 @@ class ProcessUsage:
         for name in ("robot_seconds", "freed_minutes"):
             value = _non_negative(getattr(self, name), f"process {self.process!r}: {name}")
             object.__setattr__(self, name, value)
+
+    @property
+    def gross(self) -> Decimal:
+        return self.freed_minutes if self.gross_minutes is None else self.gross_minutes
+
+    @property
+    def review(self) -> Decimal:
+        return Decimal(0) if self.review_minutes is None else self.review_minutes
+
+    @property
+    def estimated(self) -> Decimal:
+        return Decimal(0) if self.estimated_minutes is None else self.estimated_minutes
+
+    @property
+    def net(self) -> Decimal:
+        """Gross minus review; negative when people spent more than the robot freed."""
+        return self.freed_minutes if self.gross_minutes is None else self.gross - self.review
 
     @property
     def active(self) -> bool:
@@ -99,10 +124,13 @@ class HoursRow:
     processes: tuple[str, ...]
     items_done: int
     business_exceptions: int
-    freed_minutes: Decimal
+    freed_minutes: Decimal  # net: gross - review
     freed_hours: Decimal
     fte: Decimal
     fte_years: Decimal
+    gross_hours: Decimal = Decimal(0)
+    review_hours: Decimal = Decimal(0)
+    estimated_hours: Decimal = Decimal(0)  # the part of review_hours still estimated
 
 
 @dataclass(frozen=True)
@@ -122,8 +150,12 @@ class HoursReport:
             [
                 f"Period {self.period.label}: {self.period.days} calendar days, from "
                 f"{self.period.start.isoformat()} to {self.period.end.isoformat()} (exclusive).",
-                "Freed minutes are credited when an item is done, using the minutes per item "
-                "configured for the process; freed hours = freed minutes / 60.",
+                "Gross freed minutes are credited when an item is done, using the minutes per "
+                "item configured for the process. Review is the time people spent on the "
+                "robots' business exceptions and dead items: the minutes recorded when a "
+                "review task is resolved, or, where none is resolved yet, the process's "
+                "configured exception minutes (estimated). Net = gross - review; nothing else "
+                "is subtracted. Freed hours = net minutes / 60.",
                 f"FTE (period) = freed hours / ({fte} hours x {self.period.days} days / "
                 f"{DAYS_PER_YEAR}): the staffing freed on average during the period.",
                 f"FTE-years = freed hours / {fte}: the freed work counted in person-years.",
@@ -162,9 +194,9 @@ def hours_rollup(
     6-tuples ``(process, owner, cost_centre, items_done, business_exceptions,
     freed_minutes)``.
     """
-    if group_by not in ("process", "owner", "cost-centre", "cost_centre"):
-        raise UsageFiguresError(f"cannot group hours by {group_by!r}; use process, owner or "
-                                "cost-centre")
+    if group_by not in ("process", "owner", "cost-centre", "cost_centre", *ORG_LEVELS):
+        raise UsageFiguresError(f"cannot group hours by {group_by!r}; use process, owner, "
+                                "cost-centre, unit, department or sector")
     fte_hours = Decimal(fte_hours_per_year)
     if not fte_hours > 0:
         raise UsageFiguresError(f"fte_hours_per_year must be > 0, not {fte_hours_per_year!r}")
@@ -173,7 +205,7 @@ def hours_rollup(
     fte_numerator, fte_denominator = fte_hours * days.numerator, DAYS_PER_YEAR * days.denominator
 
     def build(key: str, members: list[ProcessUsage]) -> HoursRow:
-        minutes = sum((m.freed_minutes for m in members), Decimal(0))
+        minutes = sum((m.net for m in members), Decimal(0))
         hours = minutes / 60
         return HoursRow(
             key=key,
@@ -184,9 +216,13 @@ def hours_rollup(
             freed_hours=hours,
             fte=minutes * fte_denominator / (60 * fte_numerator),
             fte_years=minutes / (60 * fte_hours),
+            gross_hours=sum((m.gross for m in members), Decimal(0)) / 60,
+            review_hours=sum((m.review for m in members), Decimal(0)) / 60,
+            estimated_hours=sum((m.estimated for m in members), Decimal(0)) / 60,
         )
 
-    attribute = "cost_centre" if group_by in ("cost-centre", "cost_centre") else group_by
+    attribute = "cost_centre" if group_by in ("cost-centre", "cost_centre") else "owner" \
+        if group_by in ORG_LEVELS else group_by
     inputs = [_coerce(row) for row in rows]
     groups: dict[str, list[ProcessUsage]] = {}
     for item in inputs:

@@ -26,6 +26,7 @@ the allocation splits do not change with the engine's summation order.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,7 +36,7 @@ import sqlalchemy as sa
 
 from orchestrator.reports.hours import ProcessUsage
 from orchestrator.reports.periods import Period
-from queues.schema import ATTEMPT_END_SQL, audit_events, processes
+from queues.schema import ATTEMPT_END_SQL, audit_events, processes, review_tasks
 
 MINUTES_QUANTUM = Decimal("0.000001")
 SECONDS_QUANTUM = Decimal("0.001")
@@ -66,12 +67,20 @@ class LedgerRow:
     robot_seconds: Decimal
     freed_minutes: Decimal
     last_ts: float
+    gross_minutes: Decimal = Decimal(0)
+    review_minutes: Decimal = Decimal(0)
+    estimated_minutes: Decimal = Decimal(0)
 
-    def usage(self) -> ProcessUsage:
-        """As the reports' input row; a negative net is reported as zero freed."""
-        return ProcessUsage(self.process, self.owner, self.cost_centre, self.items_done,
-                            self.business_exceptions, self.robot_seconds,
-                            max(self.freed_minutes, Decimal(0)))
+    def usage(self, owner: str | None = None) -> ProcessUsage:
+        """As the reports' input row (`owner` relabels it, for a level of the tree).
+
+        ``freed_minutes`` is the net clipped at zero, which the cost allocation
+        values; the hours report shows the unclipped net, gross minus review.
+        """
+        return ProcessUsage(self.process, self.owner if owner is None else owner,
+                            self.cost_centre, self.items_done, self.business_exceptions,
+                            self.robot_seconds, max(self.freed_minutes, Decimal(0)),
+                            self.gross_minutes, self.review_minutes, self.estimated_minutes)
 
 
 def _merge(rows: Sequence[LedgerRow]) -> LedgerRow:
@@ -82,8 +91,14 @@ def _merge(rows: Sequence[LedgerRow]) -> LedgerRow:
         sum(r.items_done for r in rows), sum(r.business_exceptions for r in rows),
         sum((r.robot_seconds for r in rows), Decimal(0)),
         sum((r.freed_minutes for r in rows), Decimal(0)),
-        latest.last_ts,
+        latest.last_ts, *_review_sums(rows),
     )
+
+
+def _review_sums(rows: Sequence[LedgerRow]) -> tuple[Decimal, Decimal, Decimal]:
+    return (sum((r.gross_minutes for r in rows), Decimal(0)),
+            sum((r.review_minutes for r in rows), Decimal(0)),
+            sum((r.estimated_minutes for r in rows), Decimal(0)))
 
 
 @dataclass(frozen=True)
@@ -104,6 +119,8 @@ class Ledger:
     rows: tuple[LedgerRow, ...]
     registered: Mapping[str, RegisteredProcess]
     monthly: tuple[tuple[str, LedgerRow], ...] | None = field(default=None)
+    # (month label, start of the piece, row): months split where organisations changed
+    pieces: tuple[tuple[str, float, LedgerRow], ...] | None = field(default=None)
 
     def segments(self) -> list[ProcessUsage]:
         """Rows per (process, owner, cost centre) as recorded, plus idle processes.
@@ -169,6 +186,8 @@ def _aggregates() -> list[sa.ColumnElement[Any]]:
         sa.func.sum(ae.c.robot_seconds).label("robot_seconds"),
         sa.func.sum(ae.c.freed_minutes).label("freed_minutes"),
         sa.func.max(ae.c.ts).label("last_ts"),
+        sa.func.sum(sa.case((ae.c.action == "item.completed", ae.c.freed_minutes), else_=0)
+                    ).label("gross_minutes"),
     ]
 
 
@@ -197,13 +216,64 @@ def ledger_statement(start: float, end: float, *, bounds: Sequence[float] = (),
 
 
 def _row(r: Any) -> LedgerRow:
+    """An event group; until review tasks are folded in, its review is the estimates."""
+    net = _decimal(r.freed_minutes, MINUTES_QUANTUM)
+    gross = _decimal(r.gross_minutes, MINUTES_QUANTUM)
     return LedgerRow(
         process=r.process, owner=r.owner or "", cost_centre=r.cost_centre or "",
         items_done=int(r.items_done or 0), business_exceptions=int(r.business_exceptions or 0),
         robot_seconds=_decimal(r.robot_seconds, SECONDS_QUANTUM),
-        freed_minutes=_decimal(r.freed_minutes, MINUTES_QUANTUM),
-        last_ts=float(r.last_ts or 0.0),
+        freed_minutes=net, last_ts=float(r.last_ts or 0.0), gross_minutes=gross,
+        review_minutes=gross - net, estimated_minutes=gross - net,
     )
+
+
+def review_statement(start: float, end: float, *, bounds: Sequence[float] = (),
+                     only: Iterable[str] | None = None) -> sa.Select[Any]:
+    """Resolved review tasks opened in ``[start, end)``: minutes spent, estimates replaced.
+
+    Grouped like the ledger (process, owner and cost centre as recorded when the
+    task opened, and the same buckets), so each sum lands on its event group.
+    """
+    rt = review_tasks
+    columns: list[Any] = [
+        rt.c.process, rt.c.owner, rt.c.cost_centre,
+        sa.func.sum(rt.c.minutes).label("spent"),
+        sa.func.sum(rt.c.estimate_minutes).label("replaced"),
+        sa.func.max(rt.c.opened_at).label("last_ts"),
+    ]
+    group: list[Any] = [rt.c.process, rt.c.owner, rt.c.cost_centre]
+    if bounds:
+        whens = [(rt.c.opened_at < bound, index) for index, bound in enumerate(bounds)]
+        bucket = sa.case(*whens, else_=len(bounds)).label("bucket")
+        columns.append(bucket)
+        group.append(bucket)
+    stmt = (sa.select(*columns)
+            .where(rt.c.status == "resolved", rt.c.opened_at >= start, rt.c.opened_at < end)
+            .group_by(*group))
+    if only is not None:
+        stmt = stmt.where(rt.c.process.in_(sorted(set(only))))
+    return stmt
+
+
+def _fold(rows: dict[tuple[str, str, str, int], LedgerRow], conn: sa.Connection,
+          start: float, end: float, bounds: Sequence[float], only: list[str] | None) -> None:
+    """Replace the estimates of resolved tasks by the minutes people recorded.
+
+    review = estimates posted by the period's business exceptions
+             - the estimates of the tasks resolved since + the minutes they recorded;
+    net (``freed_minutes``) = gross - review. Nothing else is subtracted.
+    """
+    for r in conn.execute(review_statement(start, end, bounds=bounds, only=only)):
+        key = (r.process, r.owner or "", r.cost_centre or "", int(r.bucket) if bounds else 0)
+        spent = _decimal(r.spent, MINUTES_QUANTUM)
+        replaced = _decimal(r.replaced, MINUTES_QUANTUM)
+        row = rows.get(key) or LedgerRow(key[0], key[1], key[2], 0, 0, Decimal(0), Decimal(0),
+                                         float(r.last_ts or 0.0))
+        review = row.review_minutes - replaced + spent
+        rows[key] = dataclasses.replace(
+            row, review_minutes=review, estimated_minutes=row.estimated_minutes - replaced,
+            freed_minutes=row.gross_minutes - review)
 
 
 def registered_processes(conn: sa.Connection) -> dict[str, RegisteredProcess]:
@@ -215,32 +285,48 @@ def registered_processes(conn: sa.Connection) -> dict[str, RegisteredProcess]:
 
 
 def read_ledger(conn: sa.Connection, period: Period, *, monthly: bool = False,
-                only: Iterable[str] | None = None) -> Ledger:
+                only: Iterable[str] | None = None,
+                splits: Sequence[float] | None = None) -> Ledger:
     """Aggregate ``period`` from the audit log in one query (month buckets if asked).
 
     ``only`` restricts the ledger to some processes (candidates use it); the
-    registered processes are then restricted the same way.
+    registered processes are then restricted the same way. ``splits`` are the
+    dates organisation versions took effect: given, the ledger also has
+    ``pieces``, each within one version (and one month, with ``monthly``).
     """
     start, end = period.to_epoch()
     names = None if only is None else sorted(set(only))
     registered = registered_processes(conn)
     if names is not None:
         registered = {n: p for n, p in registered.items() if n in names}
-    if not monthly:
-        rows = [_row(r) for r in conn.execute(ledger_statement(start, end, only=names))]
-        return Ledger(period, _sorted(rows), registered)
+    if not monthly and splits is None:
+        flat = {(row.process, row.owner, row.cost_centre, 0): row for row in
+                (_row(r) for r in conn.execute(ledger_statement(start, end, only=names)))}
+        _fold(flat, conn, start, end, (), names)
+        return Ledger(period, _sorted(flat.values()), registered)
     months = period.months()
-    bounds = [m.to_epoch()[0] for m in months[1:]]
-    bucketed: list[tuple[str, LedgerRow]] = []
+    month_starts = [m.to_epoch()[0] for m in months]
+    bounds = sorted({*(month_starts[1:] if monthly else ()),
+                     *(t for t in splits or () if start < t < end)})
+    starts = [start, *bounds]
+    by_key: dict[tuple[str, str, str, int], LedgerRow] = {}
     for r in conn.execute(ledger_statement(start, end, bounds=bounds, only=names)):
-        # a period inside one month has no interior boundary, hence no bucket column
-        bucketed.append((months[int(r.bucket) if bounds else 0].label, _row(r)))
-    bucketed.sort(key=lambda pair: (pair[0], _order(pair[1])))
+        # a period inside one piece has no interior boundary, hence no bucket column
+        row = _row(r)
+        by_key[(row.process, row.owner, row.cost_centre, int(r.bucket) if bounds else 0)] = row
+    _fold(by_key, conn, start, end, bounds, names)
+    pieces: list[tuple[str, float, LedgerRow]] = []
+    for (_, _, _, bucket), row in by_key.items():
+        month = max(i for i, m in enumerate(month_starts) if m <= starts[bucket])
+        pieces.append((months[month].label, starts[bucket], row))
+    pieces.sort(key=lambda piece: (piece[1], _order(piece[2])))
     groups: dict[tuple[str, str, str], list[LedgerRow]] = {}
-    for _, row in bucketed:
+    for _, _, row in pieces:
         groups.setdefault((row.process, row.owner, row.cost_centre), []).append(row)
     totals = [_sum_segment(rows) for rows in groups.values()]
-    return Ledger(period, _sorted(totals), registered, tuple(bucketed))
+    return Ledger(period, _sorted(totals), registered,
+                  tuple((label, row) for label, _, row in pieces) if monthly else None,
+                  tuple(pieces))
 
 
 def _order(row: LedgerRow) -> tuple[str, str, str]:
@@ -259,5 +345,5 @@ def _sum_segment(rows: Sequence[LedgerRow]) -> LedgerRow:
         sum(r.items_done for r in rows), sum(r.business_exceptions for r in rows),
         sum((r.robot_seconds for r in rows), Decimal(0)),
         sum((r.freed_minutes for r in rows), Decimal(0)),
-        max(r.last_ts for r in rows),
+        max(r.last_ts for r in rows), *_review_sums(rows),
     )

@@ -31,7 +31,8 @@ from orchestrator.reports.export import Column, Report, cell_text
 from orchestrator.reports.hours import HoursReport, HoursRow
 
 BLOCKS = " \u258f\u258e\u258d\u258c\u258b\u258a\u2589\u2588"  # 0/8 .. 8/8 of a cell
-_GROUP_TITLES = {"process": "Process", "owner": "Owner", "cost_centre": "Cost centre"}
+_GROUP_TITLES = {"process": "Process", "owner": "Owner", "cost_centre": "Cost centre",
+                 "unit": "Unit", "department": "Department", "sector": "Sector"}
 
 
 def bar(value: Decimal | int | float, maximum: Decimal | int | float, width: int = 10) -> str:
@@ -48,6 +49,9 @@ def _hours_row(row: HoursRow) -> dict[str, Any]:
         "key": row.key,
         "items_done": row.items_done,
         "business_exceptions": row.business_exceptions,
+        "gross_hours": row.gross_hours,
+        "review_hours": row.review_hours,
+        "review_estimated_hours": row.estimated_hours,
         "freed_hours": row.freed_hours,
         "fte": row.fte,
         "fte_years": row.fte_years,
@@ -67,16 +71,38 @@ def hours_to_report(report: HoursReport, *, title: str | None = None) -> Report:
             description="Items stopped by a business rule; these free no time.",
         ),
         Column(
-            "freed_hours",
-            "Freed hours",
+            "gross_hours",
+            "Gross hours",
             "hours",
-            description="Freed minutes credited when items were done, / 60.",
+            description="Manual minutes credited when items were done (as configured then), "
+            "/ 60.",
+        ),
+        Column(
+            "review_hours",
+            "Review hours",
+            "hours",
+            description="Time people spent on the robots' business exceptions and dead "
+            "items: minutes recorded in review resolutions, or the configured exception "
+            "minutes where no resolution exists yet.",
+        ),
+        Column(
+            "review_estimated_hours",
+            "of which estimated",
+            "hours",
+            description="The part of review hours that is still an estimate (tasks not "
+            "resolved yet).",
+        ),
+        Column(
+            "freed_hours",
+            "Net freed hours",
+            "hours",
+            description="Gross hours - review hours.",
         ),
         Column(
             "fte",
             "FTE (period)",
             "decimal",
-            description="Average staffing freed during the period.",
+            description="Average staffing freed during the period (of the net hours).",
         ),
         Column(
             "fte_years",
@@ -229,12 +255,18 @@ def rich_table(
 
 def hours_table(report: HoursReport) -> Table:
     """Freed hours for the terminal, bars on freed hours."""
-    return rich_table(
+    table = rich_table(
         hours_to_report(report),
-        titles={"business_exceptions": "Exceptions", "freed_hours": "Freed h", "fte": "FTE"},
+        keys=["key", "items_done", "gross_hours", "review_hours", "freed_hours", "fte"],
+        titles={"items_done": "Done", "gross_hours": "Gross h", "review_hours": "Review h",
+                "freed_hours": "Net h", "fte": "FTE"},
         bar_key="freed_hours",
-        bar_width=12,
+        bar_width=8,
     )
+    estimated = report.total.estimated_hours
+    table.caption = ("net = gross - review" + (
+        f"; {estimated:.1f} review hours are estimates (unresolved tasks)" if estimated else ""))
+    return table
 
 
 def costs_table(

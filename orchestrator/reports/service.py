@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
+from orchestrator.organisation import Organisation
 from orchestrator.reports.allocation import AllocationResult, CostLine, RollupKey, allocate
 from orchestrator.reports.candidates import (
     Candidate,
@@ -44,8 +45,10 @@ from orchestrator.reports.export import Report
 from orchestrator.reports.hours import (
     DAYS_PER_YEAR,
     DEFAULT_FTE_HOURS_PER_YEAR,
+    ORG_LEVELS,
     GroupBy,
     HoursReport,
+    ProcessUsage,
     hours_rollup,
 )
 from orchestrator.reports.ledger import Ledger, read_ledger, registered_processes
@@ -137,16 +140,18 @@ def _with_method(report: Report, extra: list[str]) -> Report:
 def _negative_notes(ledger: Ledger) -> list[str]:
     return [
         f"{process}: business exceptions took {format_number(-minutes / 60, 2)} hours more "
-        "than the robot freed; shown as 0 freed hours."
+        "than the robot freed; the net is negative, and costs value it as 0 freed hours."
         for process, minutes in ledger.negative()
     ]
 
 
 SOURCE_NOTE = (
-    "Source: the audit log. item.completed credits the process's manual minutes per item "
-    "as configured when the item was done; item.business_failed subtracts the minutes a "
-    "person still spends on a business exception, as configured then. Changing a process "
-    "later does not change an earlier period."
+    "Source: the audit log and the review tasks. item.completed credits the process's "
+    "manual minutes per item as configured when the item was done (gross). Every business "
+    "exception and dead item opens a review task; its resolution records the minutes a "
+    "person spent, counted in the month the task opened. Until it is resolved, a business "
+    "exception counts the exception minutes configured then, marked as estimated. Net = "
+    "gross - review. Changing a process later does not change an earlier period."
 )
 
 
@@ -158,6 +163,7 @@ class HoursOutcome:
     ledger: Ledger
     report: HoursReport
     fte_source: str
+    roll: OrgRollup | None = None
 
     @property
     def period(self) -> Period:
@@ -173,31 +179,118 @@ class HoursOutcome:
             SOURCE_NOTE,
             "Owner and cost centre are those recorded in each event, so a process handed "
             "over during the period counts under each owner for its own share.",
+            *self._org_note(),
             f"FTE hours per year: {self.report.fte_hours_per_year} (from {self.fte_source}).",
             *self.warnings,
         ])
 
+    def _org_note(self) -> list[str]:
+        if self.roll is None:
+            return []
+        if not self.roll.trees:
+            return [f"No organisation is loaded: each owner is its own {self.roll.level}."]
+        if self.roll.fixed is not None:
+            return [f"Owners are rolled up to {self.roll.level} under one organisation, the "
+                    "one in force on the --as-of date, for the whole period."]
+        return [f"Owners are rolled up to {self.roll.level} under the organisation in force "
+                "when each event happened, so moving a unit does not change an earlier "
+                "period; --as-of DATE rolls everything up under the tree of that date."]
+
     def hours_by_month(self) -> dict[str, dict[str, Decimal]]:
-        """Freed hours per month per owner, for the chart."""
+        """Net freed hours per month per owner (or node of the level), for the chart."""
+        if self.roll is not None:
+            return self.roll.by_month(self.ledger)
         return self.ledger.monthly_hours("owner")
 
 
 def hours_report(store: Store, period: str | Period | None = None, *,
                  by: GroupBy = "owner", fte_hours_per_year: Decimal | float | None = None,
                  settings: Settings | None = None, costs_file: Path | None = None,
-                 monthly: bool = False, today: date | None = None) -> HoursOutcome:
-    """Freed hours for a period, grouped by owner, process or cost centre."""
+                 monthly: bool = False, today: date | None = None,
+                 as_of: date | None = None) -> HoursOutcome:
+    """Gross, review and net freed hours for a period, grouped by owner, process, cost
+    centre, or a level of the organisation tree (unit, department, sector).
+
+    A level rolls each event's owner (as recorded) up under the tree in force when
+    the event happened, so moving a unit never changes an earlier period; with
+    ``as_of``, under the tree in force on that date instead.
+    """
     span = as_period(period, settings, today)
     costs = None
     if fte_hours_per_year is None and not (
             settings is not None and "fte_hours_per_year" in settings.model_fields_set):
         costs = resolve_costs_file(costs_file, settings)
     fte, source = resolve_fte_hours(fte_hours_per_year, settings, costs)
+    roll = OrgRollup.of(store, by, as_of, zone(settings)) if by in ORG_LEVELS else None
     with reading(store, "read the freed-hours ledger") as conn:
-        ledger = read_ledger(conn, span, monthly=monthly)
-    rows = ledger.by_process() if by == "process" else ledger.segments()
+        ledger = read_ledger(conn, span, monthly=monthly,
+                             splits=roll.splits() if roll else None)
+    if roll is not None:
+        rows = roll.rows(ledger)
+    else:
+        rows = ledger.by_process() if by == "process" else ledger.segments()
     report = hours_rollup(rows, by, span, fte_hours_per_year=fte)
-    return HoursOutcome(ledger, report, source)
+    return HoursOutcome(ledger, report, source, roll)
+
+
+@dataclass(frozen=True)
+class OrgRollup:
+    """Owners rolled up to a level of the organisation tree, version by version."""
+
+    level: str
+    trees: tuple[tuple[float, Organisation], ...]  # (in force from, tree), oldest first
+    fixed: Organisation | None  # --as-of: this tree for every event
+
+    @classmethod
+    def of(cls, store: Store, level: str, as_of: date | None, tz: ZoneInfo) -> OrgRollup:
+        versions = store.organisation.versions()
+        trees = tuple((v.valid_from, Organisation.from_document(v.document)) for v in versions)
+        fixed = None
+        if as_of is not None:
+            if not trees:
+                raise PeriodError("--as-of needs an organisation: rpa org load "
+                                  "config/organisation.yaml")
+            moment = datetime.combine(as_of + timedelta(days=1), datetime.min.time(),
+                                      tz).timestamp()
+            fixed = next((t for start, t in reversed(trees) if start < moment), trees[0][1])
+        return cls(level, trees, fixed)
+
+    def splits(self) -> list[float]:
+        return [] if self.fixed is not None else [start for start, _ in self.trees[1:]]
+
+    def tree_at(self, ts: float) -> Organisation | None:
+        if self.fixed is not None:
+            return self.fixed
+        found = None
+        for start, tree in self.trees:
+            if start <= ts or found is None:
+                found = tree
+        return found
+
+    def key(self, owner: str, ts: float) -> str:
+        tree = self.tree_at(ts)
+        if tree is None or owner not in tree:
+            return owner
+        return tree.ancestor(owner, self.level)
+
+    def rows(self, ledger: Ledger) -> list[ProcessUsage]:
+        out = [row.usage(self.key(row.owner, start)) for _, start, row in ledger.pieces or ()]
+        seen = {row.process for row in ledger.rows}
+        now = float("inf")
+        out += [ProcessUsage(p.name, self.key(p.owner, now), p.cost_centre, 0, 0, Decimal(0),
+                             Decimal(0)) for name, p in sorted(ledger.registered.items())
+                if name not in seen]
+        return out
+
+    def by_month(self, ledger: Ledger) -> dict[str, dict[str, Decimal]]:
+        """Net freed hours per month per node of the level, for the chart (the ledger
+        must have been read with ``monthly=True``)."""
+        out: dict[str, dict[str, Decimal]] = {m.label: {} for m in ledger.period.months()}
+        for label, start, row in ledger.pieces or ():
+            name = self.key(row.owner, start)
+            out[label][name] = out[label].get(name, Decimal(0)) + row.freed_minutes / 60
+        return {label: {k: max(v, Decimal(0)) for k, v in sorted(groups.items())}
+                for label, groups in out.items()}
 
 
 # -- costs -------------------------------------------------------------------------------

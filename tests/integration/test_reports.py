@@ -280,7 +280,8 @@ def test_month_buckets_follow_local_midnight(store: SqlStore, clock: Clock) -> N
 
 
 def test_negative_net_is_reported_not_hidden(store: SqlStore, clock: Clock) -> None:
-    # 1 item done at 1 min, 2 exceptions at 3 min each: net -5 min, shown as 0 with a note
+    # 1 item done at 1 min, 2 exceptions at 3 min each: gross 1, review 6, net -5 min; the
+    # hours report shows the negative net, the cost allocation values it as 0, with a note
     clock.now = at("2026-05-01T08:00:00")
     store.upsert_process(make_spec("claims", manual_minutes_per_item=1.0,
                                    exception_minutes_per_item=3.0), actor="test")
@@ -290,7 +291,10 @@ def test_negative_net_is_reported_not_hidden(store: SqlStore, clock: Clock) -> N
     for item_id in ids[1:]:
         store.fail_business(item_id, WORKER, code="X", message="x")
     outcome = service.hours_report(store, "2026-05", by="process")
-    assert outcome.report.total.freed_minutes == 0
+    assert outcome.report.total.freed_minutes == -5
+    assert outcome.report.total.gross_hours * 60 == 1
+    assert outcome.report.total.review_hours * 60 == 6
+    assert outcome.ledger.by_process()[0].freed_minutes == 0
     assert outcome.ledger.negative() == [("claims", Decimal(-5))]
     assert "0,08 hours more" in outcome.warnings[0]
 

@@ -104,7 +104,8 @@ def test_hours_table() -> None:
     assert "2 800,00" in text  # 168 000 min = 2 800 h for HR
     assert "4 200,00" in text  # total
     first = next(line for line in lines if "HR service" in line)
-    assert first.rstrip().endswith("█" * 12)
+    assert first.rstrip().endswith("█" * 8)  # the largest net gets the full bar
+    assert "net = gross - review" in text
 
 
 def test_unallocated_row_appears_and_columns_sum_to_total() -> None:
