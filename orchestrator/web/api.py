@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 
 from orchestrator.item_readers import BadRow, parse_json_object
 from orchestrator.reports.render import as_json
-from orchestrator.services import audit, items, overview, processes, reports
+from orchestrator.services import audit, items, overview, processes, reports, review
 from orchestrator.services.access import Permission, Principal
 from orchestrator.web.problems import BadRequest
 from orchestrator.web.security import api_caller, settings_of, store_of
@@ -254,6 +254,75 @@ async def retry(request: Request, principal: Caller) -> OperatedOut:
                  "schema": IdsIn.model_json_schema()}}, "required": True}})
 async def abandon(request: Request, principal: Caller) -> OperatedOut:
     return await _operate(request, principal, items.abandon)
+
+
+class ResolveIn(Strict):
+    outcome: Literal["fixed_and_retried", "done_by_hand", "no_action"]
+    minutes: float | None = Field(default=None, ge=0, le=10_000, allow_inf_nan=False,
+                                  description="minutes a person spent (done_by_hand: default "
+                                              "the process's exception minutes; else 0)")
+    reason: str = Field(default="", max_length=2000)
+    payload: dict[str, Any] | None = Field(default=None, description="fixed_and_retried: the "
+                                           "corrected payload, checked against the schema")
+
+
+TASK_ID = Annotated[int, Field(ge=1, le=2**62)]
+
+
+@router.get("/review/tasks", tags=["review"])
+def review_tasks(
+    request: Request, principal: Caller,
+    status: Literal["open", "resolved", "all"] = "open",
+    group: Annotated[str | None, Query(max_length=63)] = None,
+    process: Annotated[str | None, Query(max_length=100)] = None,
+    mine: bool = False, overdue: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> dict[str, Any]:
+    store = store_of(request)
+    found = review.list_tasks(store, principal, status=None if status == "all" else status,
+                              group=group, process=process, mine=mine, overdue=overdue,
+                              limit=limit, before=before)
+    now = store.clock()
+    return {"tasks": [review.as_dict(t, now) for t in found],
+            "next_before": found[-1].id if len(found) == limit else None}
+
+
+@router.get("/review/tasks/{task_id}", tags=["review"])
+def review_task(task_id: TASK_ID, request: Request, principal: Caller) -> dict[str, Any]:
+    store = store_of(request)
+    detail = review.get_task(store, principal, task_id)
+    return {**review.as_dict(detail.task, store.clock()),
+            "item": None if detail.item is None else items.as_dict(detail.item),
+            "may_work": detail.may_work}
+
+
+@router.post("/review/tasks/{task_id}/claim", tags=["review"])
+def review_claim(task_id: TASK_ID, request: Request, principal: Caller) -> dict[str, Any]:
+    store = store_of(request)
+    return review.as_dict(review.claim(store, principal, task_id), store.clock())
+
+
+@router.post("/review/tasks/{task_id}/unclaim", tags=["review"])
+def review_unclaim(task_id: TASK_ID, request: Request, principal: Caller) -> dict[str, Any]:
+    store = store_of(request)
+    return review.as_dict(review.unclaim(store, principal, task_id), store.clock())
+
+
+@router.post("/review/tasks/{task_id}/resolve", tags=["review"],
+             openapi_extra={"requestBody": {"content": {"application/json": {
+                 "schema": ResolveIn.model_json_schema()}}, "required": True}})
+async def review_resolve(task_id: TASK_ID, request: Request, principal: Caller
+                         ) -> dict[str, Any]:
+    from starlette.concurrency import run_in_threadpool
+
+    store = store_of(request)
+    await run_in_threadpool(review.may_work_some, store, principal)
+    body: ResolveIn = await strict_body(request, ResolveIn)
+    task = await run_in_threadpool(review.resolve, store, principal, task_id, body.outcome,
+                                   minutes=body.minutes, reason=body.reason,
+                                   payload=body.payload)
+    return review.as_dict(task, store.clock())
 
 
 PERIOD = Annotated[str, Query(max_length=40, description="this-year, last-month, 2026-Q3, "

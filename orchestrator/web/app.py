@@ -30,7 +30,7 @@ from orchestrator.errors import RpaError
 from orchestrator.services.access import NotAuthenticated
 from orchestrator.services.overview import OverviewCache
 from orchestrator.settings import Settings
-from orchestrator.web import api, oidc, pages, pages_admin, pages_work
+from orchestrator.web import api, oidc, pages, pages_admin, pages_review, pages_work
 from orchestrator.web.problems import PROBLEM_JSON, BadRequest, Problem, problem_of
 from orchestrator.web.security import LoginLimiter
 from queues import QueueError, Store
@@ -142,6 +142,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(pages_work.router)
     app.include_router(pages_admin.router)
+    app.include_router(pages_review.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # Authlib keeps the OIDC state, nonce and PKCE verifier here between the redirect and
     # the callback; a key per process is enough for a flow that lasts a minute.

@@ -14,6 +14,8 @@ from orchestrator.errors import RpaError, UsageError
 from orchestrator.services.access import AccessDenied, NotAuthenticated
 from queues import IllegalTransition, ItemNotFound, PayloadInvalid, QueueError, QueueNotFound
 from queues.errors import StoreUnavailable
+from queues.organisation_store import OrganisationVersionError
+from queues.review_store import ReviewError, TaskConflict, TaskNotFound
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -50,8 +52,12 @@ def problem_of(err: Exception) -> Problem:
         return Problem(401, "Not logged in", str(err))
     if isinstance(err, AccessDenied):
         return Problem(403, "Not allowed", str(err))
-    if isinstance(err, ItemNotFound | QueueNotFound):
+    if isinstance(err, ItemNotFound | QueueNotFound | TaskNotFound):
         return Problem(404, "Not found", str(err))
+    if isinstance(err, TaskConflict):
+        return Problem(409, "Not allowed in this state", str(err))
+    if isinstance(err, ReviewError | OrganisationVersionError):
+        return Problem(422, "Invalid input", str(err))
     if isinstance(err, PayloadInvalid):
         index = None if err.row is None else err.row - 1
         return Problem(422, "Invalid item", str(err) if index is None else

@@ -55,6 +55,7 @@ TEMPLATES.env.globals["bars"] = bars
 NAV = (  # (path, label, permission that shows it)
     ("/", "Overview", Permission.VIEW_QUEUES),
     ("/items", "Items", Permission.VIEW_ITEMS),
+    ("/review", "Review", Permission.VIEW_REVIEW),
     ("/processes", "Processes", Permission.VIEW_PROCESSES),
     ("/workers", "Workers", Permission.VIEW_WORKERS),
     ("/reports", "Reports", Permission.VIEW_REPORTS),

@@ -188,3 +188,37 @@ def test_openapi_document_lists_the_api(web: Web) -> None:
     doc = web.client.get("/api/v1/openapi.json").json()
     assert "/api/v1/processes/{name}/items" in doc["paths"]
     assert "requestBody" in doc["paths"]["/api/v1/processes/{name}/items"]["post"]
+
+
+def test_review_inbox_claim_and_resolve_through_the_api(web_any: Web) -> None:
+    web = web_any
+    tasks = web.client.get("/api/v1/review/tasks", headers=web.as_("otto")).json()["tasks"]
+    [task] = [t for t in tasks if t["item_id"] == web.items["failed"]]
+    assert task["group"] == "faktura-kontroll" and task["code"] == "AMOUNT_MISMATCH"
+    url = f"/api/v1/review/tasks/{task['id']}"
+    # an owner of another process does not learn the task exists
+    assert web.client.get(url, headers=web.as_("hans")).status_code == 404
+    assert web.client.post(f"{url}/claim", headers=web.as_("otto")).json()["claimed_by"] == "otto"
+    taken = web.client.post(f"{url}/resolve", headers=web.as_("ada"),
+                            json={"outcome": "done_by_hand", "minutes": 4})
+    assert taken.status_code == 409 and "claimed by otto" in taken.json()["detail"]
+    for body, status in [({"outcome": "done_by_hand", "minutes": -1}, 422),
+                         ({"outcome": "no_action"}, 422),
+                         ({"outcome": "fixed_and_retried", "payload": {"amount": "x"}}, 422),
+                         ({"outcome": "shrug"}, 422),
+                         ({"outcome": "done_by_hand", "extra": 1}, 422)]:
+        answer = web.client.post(f"{url}/resolve", headers=web.as_("otto"), json=body)
+        assert answer.status_code == status, (body, answer.text)
+    bad = web.client.post(f"{url}/resolve", headers={**web.as_("otto"),
+                                                     "content-type": "application/json"},
+                          content=b'{"outcome": "done_by_hand", "minutes": NaN}')
+    assert bad.status_code == 400
+    fixed = web.client.post(f"{url}/resolve", headers=web.as_("otto"), json={
+        "outcome": "fixed_and_retried", "minutes": 2,
+        "payload": {"invoice_number": "INV-2026-1001", "amount": 101}})
+    assert fixed.status_code == 200 and fixed.json()["status"] == "resolved"
+    assert web.client.get(f"/api/v1/items/{web.items['failed']}",
+                          headers=web.as_("otto")).json()["status"] == "new"
+    again = web.client.post(f"{url}/resolve", headers=web.as_("otto"),
+                            json={"outcome": "no_action", "reason": "x"})
+    assert again.status_code == 409
