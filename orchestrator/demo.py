@@ -24,14 +24,17 @@ from orchestrator import db
 from orchestrator.credentials import CredentialVault
 from orchestrator.errors import UsageError
 from orchestrator.item_files import read_items
+from orchestrator.organisation import load_organisation
 from orchestrator.process_config import load_process
 from orchestrator.reports.repository import ReportRepository
+from orchestrator.scheduling.review_clock import place_new
 from orchestrator.secrets import ensure_key_file
 from orchestrator.settings import Settings
 from orchestrator.worker.loop import WorkerOptions, WorkerReport
 from orchestrator.worker.run import run_worker
 from orchestrator.worker.slot import Outcome
 from queues import ClaimedItem, ItemFilter, Store
+from queues.review_store import TaskFilter
 from targets import Misbehaviour, TargetServer, start_invoice_portal, start_recruitment_portal
 from targets.invoice_portal import data as invoice_data
 from targets.recruitment_portal import data as applicant_data
@@ -63,6 +66,7 @@ class ProcessSummary:
     dead: int = 0
     other: int = 0
     freed_minutes: float = 0.0
+    review_open: int = 0  # review tasks waiting for a person
     mismatches: list[str] = field(default_factory=list)
 
 
@@ -93,9 +97,18 @@ def _register(store: Store, name: str, base_url: str, credential: str) -> None:
     store.upsert_process(cfg.to_spec(), actor=ACTOR)
 
 
+def _load_organisation(store: Store) -> None:
+    """The example organisation tree, so owners and review groups resolve."""
+    path = CONFIG_DIR.parent / "organisation.yaml"
+    if path.exists():
+        tree = load_organisation(path)
+        store.organisation.add(tree.to_document(), tree.digest(), store.clock(), actor=ACTOR)
+
+
 def prepare(store: Store, settings: Settings, invoices: TargetServer,
             applicants: TargetServer, opt: DemoOptions) -> dict[str, int]:
     """Register, store credentials, enqueue; returns items per process."""
+    _load_organisation(store)
     _register(store, "invoice-approval", invoices.url, "invoice-portal")
     _register(store, "applicant-registration", applicants.url, "recruitment-portal")
     vault = CredentialVault(store, settings, actor=ACTOR)
@@ -145,6 +158,8 @@ def run_with_progress(store: Store, settings: Settings, counts: dict[str, int],
 
 def summarise(store: Store) -> list[ProcessSummary]:
     """Per process: outcomes, codes, retries, freed minutes, and mismatches with the data."""
+    place_new(store)
+    open_tasks = Counter(t.process for t in store.review.find(TaskFilter(limit=10_000)))
     rows = []
     for info in store.list_processes():
         s = ProcessSummary(info.spec.name)
@@ -167,6 +182,7 @@ def summarise(store: Store) -> list[ProcessSummary]:
                 s.mismatches.append(f"{item.reference}: expected {expected}, got "
                                     f"{item.status} {item.error_code or ''}".strip())
         s.freed_minutes = ReportRepository.of(store).freed_minutes(s.process)
+        s.review_open = open_tasks[s.process]
         rows.append(s)
     return rows
 

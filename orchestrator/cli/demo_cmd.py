@@ -76,6 +76,10 @@ def demo(
             codes.add_row(s.process, code, str(n))
     console.print(table)
     console.print(codes)
+    waiting = sum(s.review_open for s in summaries)
+    if waiting:
+        console.print(f"{waiting} review tasks wait for a person: [bold]rpa review list[/], "
+                      "or Review in the console.")
     console.print(f"{report.done + report.business} items finished in "
                   f"{format_age(time.monotonic() - started)}; {report.application} attempts "
                   f"hit a transient error and were retried; browser restarts: "
@@ -88,8 +92,8 @@ def demo(
             console.print(f"  {line}")
         raise typer.Exit(1)
     console.print("[green]✓ every item reached its expected outcome.[/] Next: "
-                  "[bold]rpa status[/], [bold]rpa items list --status business_failed[/], "
-                  "[bold]rpa report hours[/]")
+                  "[bold]rpa status[/], [bold]rpa review list[/], "
+                  "[bold]rpa report hours --by department[/]")
     from orchestrator.cli.web_cmd import demo_login
 
     link = demo_login()

@@ -47,6 +47,12 @@ def test_demo_runs_both_bots_to_their_expected_outcomes(tmp_path: Path) -> None:
     assert by_queue["invoice-approval"]["done"] + by_queue["invoice-approval"][
         "business_failed"] == 40
     assert by_queue["applicant-registration"]["new"] == 0
+    # every business exception waits in the review inbox, in its process's group
+    business = sum(counts["business_failed"] for counts in by_queue.values())
+    tasks = json.loads(_rpa(["review", "list", "--json", "--limit", "500"], data).stdout)
+    assert len(tasks["tasks"]) == business > 0
+    assert {t["group"] for t in tasks["tasks"]} <= {"faktura-kontroll", "hr-kontroll"}
+    assert f"{business} review tasks wait for a person" in run.stdout
     assert _rpa(["audit", "verify"], data).returncode == 0
 
     # the demo's credentials are stored encrypted: the database file never holds them
