@@ -274,6 +274,49 @@ def populate(store: SqlStore, total: int) -> tuple[float, float, float, float]:
     return start, step, mid, time.perf_counter() - began
 
 
+def add_review_tasks(store: SqlStore) -> tuple[Decimal, Decimal, int]:
+    """A review task for every business exception; every third resolved with 0-6 minutes.
+
+    Returns (minutes recorded, estimates they replace, tasks), summed by the database
+    over the tasks table, for the check of the report's net figure.
+    """
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("""
+            INSERT INTO review_tasks (item_id, process, owner, cost_centre, kind, code,
+                estimate_minutes, opened_at, placed, status, outcome, minutes, resolved_at)
+            SELECT item_id, process, owner, cost_centre, 'business_exception', 'RULE',
+                COALESCE(-freed_minutes, 0), ts, TRUE,
+                CASE WHEN id % 3 = 0 THEN 'resolved' ELSE 'open' END,
+                CASE WHEN id % 3 = 0 THEN 'done_by_hand' END,
+                CASE WHEN id % 3 = 0 THEN id % 7 END,
+                CASE WHEN id % 3 = 0 THEN ts + 3600 END
+            FROM audit_events WHERE action = 'item.business_failed'"""))
+        row = conn.execute(sa.text(
+            "SELECT COALESCE(SUM(minutes), 0), COALESCE(SUM(estimate_minutes), 0), "
+            "(SELECT COUNT(*) FROM review_tasks) FROM review_tasks WHERE status = 'resolved'"
+        )).one()
+    analyze(store)
+    return Decimal(str(row[0])), Decimal(str(row[1])), int(row[2])
+
+
+def add_organisation(store: SqlStore, start: float, mid: float) -> None:
+    """Owners 0-11 as units in 4 departments of 2 sectors; on 1 July Owner 3 moves."""
+    def tree(moved: bool) -> dict[str, Any]:
+        units: dict[str, str | None] = {"Sector 1": None, "Sector 2": None}
+        for d in range(4):
+            units[f"Dept {d}"] = f"Sector {d % 2 + 1}"
+        for o in range(12):
+            units[f"Owner {o}"] = "Dept 1" if moved and o == 3 else f"Dept {o % 4}"
+        units["Owner idle"] = "Dept 0"
+        return {"levels": ["sector", "department", "unit"], "units": units,
+                "review_groups": {}}
+    from orchestrator.organisation import Organisation
+
+    for valid_from, moved in ((start - 86400, False), (mid, True)):
+        org = Organisation.from_document(tree(moved))
+        store.organisation.add(org.to_document(), org.digest(), valid_from, actor="bench")
+
+
 # -- timing ------------------------------------------------------------------------------
 def median_time(action: Callable[[], Any], runs: int = RUNS) -> tuple[float, Any]:
     times, result = [], None
@@ -383,8 +426,25 @@ def bench_engine(engine_name: str, total: int) -> tuple[list[Measurement], dict[
                                    seconds, None))
             check("CLI items done", cli_hours["total"]["items_done"], want.items_done)
             check("CLI total cost", cli_costs["total"]["cost_ore"], 166_234_566)
+            spent, replaced, tasks = add_review_tasks(store)
+            add_organisation(store, start, mid)
+            net = want.freed_minutes + replaced - spent  # estimates out, minutes in
+            for level in ("unit", "department", "sector"):
+                seconds, rolled = median_time(lambda level=level: service.hours_report(
+                    store, period, by=level, settings=settings))
+                out.append(Measurement(engine_name, f"net hours by {level} (service)", seconds))
+                check(f"net minutes by {level}", rolled.report.total.freed_minutes, net)
+                check(f"{level} rows add up", sum(r.freed_minutes for r in rolled.report.rows),
+                      net)
+            seconds, cli_units = cli_time(url, costs, ["hours", "--period", period,
+                                                       "--by", "unit"])
+            out.append(Measurement(engine_name, "rpa report hours --by unit --json (CLI, end "
+                                   "to end)", seconds))
+            check("CLI net hours", cli_units["total"]["freed_hours"], f"{net / 60:.2f}")
             figures = {
                 "events": total,
+                "review_tasks": tasks,
+                "net_freed_hours": f"{net / 60:.2f}",
                 "items_done": want.items_done,
                 "business_exceptions": want.business_exceptions,
                 "freed_hours": f"{want.freed_minutes / 60:.2f}",

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from orchestrator.settings import Settings
 from queues import open_store
 from queues.engine import make_engine, wrapped_errors
 from queues.sql_store import SqlStore
 
+if TYPE_CHECKING:  # alembic loads only to migrate: every other command starts faster
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+_REVISION = re.compile(r"""^(down_)?revision\s*=\s*["']?(\w+)["']?\s*$""", re.M)
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
@@ -26,6 +30,9 @@ def alembic_config() -> Config:
 
 def upgrade(url: str, revision: str = "head") -> str:
     """Bring the schema at `url` to `revision`; returns the revision now in force."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     engine = make_engine(url)
     try:
         with wrapped_errors("upgrade the database schema"), engine.begin() as conn:
@@ -37,16 +44,36 @@ def upgrade(url: str, revision: str = "head") -> str:
         engine.dispose()
 
 
+def shipped_head() -> str:
+    """The newest revision in `migrations/versions`: the one no other revises.
+
+    Read from the files' `revision = ...` lines rather than through alembic, which
+    every command would otherwise import just to compare two strings.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        for down, value in _REVISION.findall(path.read_text(encoding="utf-8")):
+            (parents if down else revisions).add(value)
+    heads = sorted(revisions - parents)
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations have {len(heads)} heads: {heads}")
+    return heads[0]
+
+
 def current_revision(url: str) -> tuple[str | None, str]:
     """(revision in the database, newest revision we ship)."""
     engine = make_engine(url)
     try:
         with wrapped_errors("read the schema revision"), engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
+            if not sa.inspect(conn).has_table("alembic_version"):
+                current = None
+            else:
+                current = conn.execute(sa.text("SELECT version_num FROM alembic_version")
+                                       ).scalar()
     finally:
         engine.dispose()
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    return current, head or "base"
+    return current, shipped_head()
 
 
 def open_sql_store(settings: Settings, *, writer: str | None = None) -> SqlStore:
