@@ -137,6 +137,8 @@ def hours(
     as_of: str | None = typer.Option(None, "--as-of", help="roll units up under the "
                                      "organisation in force on this date (YYYY-MM-DD), not "
                                      "the one in force when each event happened"),
+    per_month: bool = typer.Option(False, "--per-month", help="a row per group and month "
+                                   "(gross, review, net), in the table and the files"),
     json_out: bool = typer.Option(False, "--json", help="rows and total as JSON"),
 ) -> None:
     """Gross, review and net hours the robots freed, by owner, process, cost centre, or
@@ -149,8 +151,8 @@ def hours(
         outcome = service.hours_report(
             STATE.store, period, by=by.value, settings=STATE.settings, costs_file=costs,
             fte_hours_per_year=Decimal(str(fte_hours)) if fte_hours else None,
-            monthly=chart is not None, as_of=_as_of(as_of))
-        report = outcome.table()
+            monthly=chart is not None or per_month, as_of=_as_of(as_of))
+        report = outcome.monthly_table() if per_month else outcome.table()
         written = write_files(report, csv=csv, xlsx=xlsx, json_out=json_out)
         if chart is not None:
             from orchestrator.reports.export import write_chart
@@ -163,7 +165,13 @@ def hours(
                     "fte_hours_per_year": str(outcome.report.fte_hours_per_year),
                     "warnings": outcome.warnings, "files": written})
         return
-    if unit is Unit.fte:
+    if per_month:
+        table = rich_table(report, keys=["key", "month", "gross_hours", "review_hours",
+                                         "freed_hours"],
+                           titles={"gross_hours": "Gross h", "review_hours": "Review h",
+                                   "freed_hours": "Net h"}, bar_key="freed_hours",
+                           bar_width=8)
+    elif unit is Unit.fte:
         table = rich_table(report, keys=["key", "items_done", "freed_hours", "fte", "fte_years"],
                            titles={"freed_hours": "Freed h", "fte": "FTE"}, bar_key="fte",
                            bar_width=12)

@@ -121,6 +121,45 @@ def hours_to_report(report: HoursReport, *, title: str | None = None) -> Report:
     )
 
 
+def monthly_to_report(report: HoursReport, rows: Sequence[tuple[str, str, Any]]) -> Report:
+    """Gross, review and net per group and month (rows are (group, month, LedgerRow))."""
+    group = "cost_centre" if report.group_by in ("cost-centre", "cost_centre") else report.group_by
+    columns = (
+        Column("key", _GROUP_TITLES[group], "text"),
+        Column("month", "Month", "text"),
+        Column("items_done", "Items done", "int", description="Items completed that month."),
+        Column("gross_hours", "Gross hours", "hours",
+               description="Manual minutes credited when items were done, / 60."),
+        Column("review_hours", "Review hours", "hours",
+               description="Minutes people recorded in review resolutions, or the configured "
+               "exception minutes where no resolution exists yet, / 60."),
+        Column("review_estimated_hours", "of which estimated", "hours",
+               description="The part of review hours that is still an estimate."),
+        Column("freed_hours", "Net freed hours", "hours",
+               description="Gross hours - review hours."),
+    )
+
+    def cells(key: str, month: str, row: Any) -> dict[str, Any]:
+        return {"key": key, "month": month, "items_done": row.items_done,
+                "gross_hours": row.gross_minutes / 60, "review_hours": row.review_minutes / 60,
+                "review_estimated_hours": row.estimated_minutes / 60,
+                "freed_hours": (row.gross_minutes - row.review_minutes) / 60}
+
+    total = report.total
+    return Report(
+        title=f"Gross, review and net hours by {_GROUP_TITLES[group].lower()} and month, "
+              f"{report.period.label}",
+        columns=columns,
+        rows=tuple(cells(key, month, row) for key, month, row in rows),
+        total={"key": "Total", "month": "", "items_done": total.items_done,
+               "gross_hours": total.gross_hours, "review_hours": total.review_hours,
+               "review_estimated_hours": total.estimated_hours,
+               "freed_hours": total.freed_hours},
+        method=report.method(),
+        subtitle=f"Period {report.period.label}",
+    )
+
+
 def _slug(name: str, taken: set[str]) -> str:
     base = "line_" + (re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "cost")
     slug, counter = base, 2

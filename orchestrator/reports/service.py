@@ -51,10 +51,10 @@ from orchestrator.reports.hours import (
     ProcessUsage,
     hours_rollup,
 )
-from orchestrator.reports.ledger import Ledger, read_ledger, registered_processes
+from orchestrator.reports.ledger import Ledger, LedgerRow, read_ledger, registered_processes
 from orchestrator.reports.money import format_number
 from orchestrator.reports.periods import Period, PeriodError, parse_period
-from orchestrator.reports.render import costs_to_report, hours_to_report
+from orchestrator.reports.render import costs_to_report, hours_to_report, monthly_to_report
 from orchestrator.reports.repository import ReportRepository
 from orchestrator.settings import Settings
 from queues import Store
@@ -196,6 +196,31 @@ class HoursOutcome:
                 "when each event happened, so moving a unit does not change an earlier "
                 "period; --as-of DATE rolls everything up under the tree of that date."]
 
+    def per_month(self) -> list[tuple[str, str, LedgerRow]]:
+        """(group, month, figures) for every group and month with events, in order.
+
+        The ledger must have been read with ``monthly=True``.
+        """
+        if self.ledger.pieces is None:
+            raise ValueError("read the ledger with monthly=True for figures per month")
+        by = self.report.group_by
+        sums: dict[tuple[str, str], list[LedgerRow]] = {}
+        for label, start, row in self.ledger.pieces:
+            if self.roll is not None:
+                key = self.roll.key(row.owner, start)
+            else:
+                key = getattr(row, "cost_centre" if by in ("cost-centre", "cost_centre")
+                              else by)
+            sums.setdefault((key, label), []).append(row)
+        return [(key, label, _sum_rows(rows)) for (key, label), rows in
+                sorted(sums.items(), key=lambda kv: (kv[0][0], kv[0][1]))]
+
+    def monthly_table(self) -> Report:
+        """Gross, review and net per group and month: the table, CSV and XLSX of
+        ``--per-month``."""
+        return _with_method(monthly_to_report(self.report, self.per_month()), [
+            SOURCE_NOTE, *self._org_note(), *self.warnings])
+
     def hours_by_month(self) -> dict[str, dict[str, Decimal]]:
         """Net freed hours per month per owner (or node of the level), for the chart."""
         if self.roll is not None:
@@ -231,6 +256,15 @@ def hours_report(store: Store, period: str | Period | None = None, *,
         rows = ledger.by_process() if by == "process" else ledger.segments()
     report = hours_rollup(rows, by, span, fte_hours_per_year=fte)
     return HoursOutcome(ledger, report, source, roll)
+
+
+def level_in(tree: Organisation, level: str) -> str:
+    """`--by unit|department|sector` in a tree whose levels may have other names:
+    sector is the top level, unit the lowest, department the one above the lowest."""
+    if level in tree.levels:
+        return level
+    index = {"sector": 0, "department": -2, "unit": -1}[level]
+    return tree.levels[max(index, -len(tree.levels))]
 
 
 @dataclass(frozen=True)
@@ -271,7 +305,7 @@ class OrgRollup:
         tree = self.tree_at(ts)
         if tree is None or owner not in tree:
             return owner
-        return tree.ancestor(owner, self.level)
+        return tree.ancestor(owner, level_in(tree, self.level))
 
     def rows(self, ledger: Ledger) -> list[ProcessUsage]:
         out = [row.usage(self.key(row.owner, start)) for _, start, row in ledger.pieces or ()]
@@ -294,6 +328,18 @@ class OrgRollup:
 
 
 # -- costs -------------------------------------------------------------------------------
+def _sum_rows(rows: list[LedgerRow]) -> LedgerRow:
+    first = rows[0]
+    return LedgerRow(
+        first.process, first.owner, first.cost_centre,
+        sum(r.items_done for r in rows), sum(r.business_exceptions for r in rows),
+        sum((r.robot_seconds for r in rows), Decimal(0)),
+        sum((r.freed_minutes for r in rows), Decimal(0)), max(r.last_ts for r in rows),
+        sum((r.gross_minutes for r in rows), Decimal(0)),
+        sum((r.review_minutes for r in rows), Decimal(0)),
+        sum((r.estimated_minutes for r in rows), Decimal(0)))
+
+
 @dataclass(frozen=True)
 class CostsOutcome:
     """The cost allocation for a period, with its inputs and notes."""

@@ -135,3 +135,32 @@ def test_the_chart_follows_the_tree_month_by_month(spring: SqlStore) -> None:
     months = {label: {k: round(v * 60, 6) for k, v in groups.items() if v}
               for label, groups in outcome.hours_by_month().items()}
     assert list(months.values()) == [{"Helse": 16, "Skole": 15}, {"Skole": 8}]
+
+
+def test_levels_with_their_own_names_map_by_position(store: SqlStore, tmp_path: Path) -> None:
+    store.clock = Clock(at("2026-01-01T08:00:00"))
+    organisation.load(store, ADMIN, write(tmp_path, "own.yaml", """\
+        levels: [kommunalområde, virksomhet, avdeling, enhet]
+        units:
+          Helse og omsorg: {}
+          Sykehjemmene: {parent: Helse og omsorg}
+          Solbakken: {parent: Sykehjemmene}
+          Post 1: {parent: Solbakken}
+        """), valid_from=at("2026-01-01T00:00:00"))
+    store.upsert_process(make_spec("vakter", owner="Post 1", manual_minutes_per_item=3.0),
+                         actor="test")
+    complete(store, store.clock, "vakter", 2, "2026-03-05T10:00:00")  # type: ignore[arg-type]
+    assert net(store, "2026-03", "unit") == {"Post 1": 6}
+    assert net(store, "2026-03", "department") == {"Solbakken": 6}
+    assert net(store, "2026-03", "sector") == {"Helse og omsorg": 6}
+
+
+def test_per_month_rows_add_up_to_the_total(spring: SqlStore) -> None:
+    outcome = service.hours_report(spring, "2026-03-01..2026-04-30", by="sector",
+                                   monthly=True)
+    table = outcome.monthly_table()
+    rows = [(r["key"], r["month"], round(r["freed_hours"] * 60, 6)) for r in table.rows]
+    assert rows == [("Oppvekst", "2026-03", 15), ("Oppvekst", "2026-04", 8),
+                    ("Velferd", "2026-03", 16)]
+    assert table.total is not None and table.total["freed_hours"] * 60 == 39
+    assert "Net = gross - review" in table.method

@@ -86,6 +86,11 @@ def test_the_inbox_from_exception_to_net_hours(ready: Cli, db: Db, tmp_path: Pat
     assert Decimal(row["gross_hours"]) == 0
     assert Decimal(row["review_hours"]) == round(Decimal("8.5") / 60, 2)
     assert Decimal(row["freed_hours"]) == round(Decimal("-8.5") / 60, 2)
+    monthly = ready.ok("report", "hours", "--by", "process", "--per-month", "--csv",
+                       tmp_path / "m.csv")
+    assert all(len(line) <= 80 for line in monthly.out.splitlines())
+    header = (tmp_path / "m.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("key,month,items_done,gross_hours,review_hours")
     events = ready.ok("audit", "list", "--json", "--limit", "100").json()
     actions = [e["action"] for e in events]
     assert actions.count("review.resolved") == 2 and "review.claimed" in actions
