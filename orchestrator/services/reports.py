@@ -18,7 +18,7 @@ from orchestrator.services.access import Permission, Principal
 from orchestrator.settings import Settings
 from queues import Store
 
-HOURS_BY = ("owner", "process", "cost_centre")
+HOURS_BY = ("owner", "process", "cost_centre", "unit", "department", "sector")
 COSTS_BY = ("process", "owner", "cost_centre")
 
 
@@ -56,6 +56,27 @@ def costs(store: Store, asker: Principal, settings: Settings, period: str, by: s
     outcome = service.costs_report(store, period, by=by, settings=settings,  # type: ignore[arg-type]
                                    monthly=True, today=today)
     return outcome, _scoped(outcome.table(), keep)
+
+
+def net_by_month(outcome: service.HoursOutcome, store: Store, asker: Principal
+                 ) -> list[dict[str, Any]]:
+    """Gross, review and net hours per month (an owner: of their own processes), for the
+    console's chart; months without events show as zeros."""
+    keep = None if not asker.scoped else {
+        p.spec.name for p in store.list_processes() if asker.sees(p.spec.owner)}
+    months: dict[str, dict[str, Any]] = {
+        m.label: {"month": m.label, "gross": 0.0, "review": 0.0, "estimated": 0.0, "net": 0.0}
+        for m in outcome.period.months()}
+    for label, _, row in outcome.ledger.pieces or ():
+        if keep is not None and row.process not in keep:
+            continue
+        cell = months.setdefault(label, {"month": label, "gross": 0.0, "review": 0.0,
+                                         "estimated": 0.0, "net": 0.0})
+        cell["gross"] += float(row.gross_minutes) / 60
+        cell["review"] += float(row.review_minutes) / 60
+        cell["estimated"] += float(row.estimated_minutes) / 60
+        cell["net"] += float(row.gross_minutes - row.review_minutes) / 60
+    return list(months.values())
 
 
 def monthly_hours(outcome: service.HoursOutcome | service.CostsOutcome, asker: Principal

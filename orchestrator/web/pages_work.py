@@ -162,15 +162,17 @@ def report_page(request: Request, caller: Page) -> Response:
     period, by, _ = _report_args(request, caller)
     hours_outcome, hours = reports.hours(store, principal, settings, period, by)
     costs_outcome, costs = reports.costs(store, principal, settings, period,
-                                         "process" if by == "owner" else by)
+                                         by if by in ("process", "cost_centre") else "process")
     monthly = reports.monthly_hours(hours_outcome, principal)
+    net_months = reports.net_by_month(hours_outcome, store, principal)
     return page(request, "reports.html", principal=principal, csrf=caller.csrf,
                 period=period, by=by, hours=hours, costs=costs,
                 period_label=hours_outcome.period.label, monthly=monthly,
                 cost_value=[row for row in costs_outcome.cost_value()
                             if not principal.scoped or row[0] in
                             {r.get("key") for r in costs.rows}],
-                warnings=hours_outcome.warnings, title="Reports")
+                warnings=hours_outcome.warnings, net_months=net_months,
+                net_top=max([m["gross"] for m in net_months] + [1e-9]), title="Reports")
 
 
 @router.get("/reports/download")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -36,7 +37,7 @@ PASSWORD = "a long demo password"
 ADMIN = cli_principal("os:e2e")
 ONE_SHOT = """\
 name: one-shot
-owner: Operations
+owner: Digitalisering og IKT
 cost_centre: "1000"
 bot: noop
 manual_minutes_per_item: 2
@@ -234,6 +235,31 @@ def test_single_sign_on_against_a_local_provider(page: Page, console: Console) -
     expect(page.get_by_label("Passord")).to_be_visible()  # still logged out
 
 
+def test_a_reviewer_claims_and_resolves_a_task(page: Page, console: Console,
+                                              tmp_path: Path) -> None:
+    log_in(page, console, "admin")
+    page.goto(console.url + "/review")
+    expect(page.get_by_role("heading", name="Kontroll")).to_be_visible()
+    page.locator("table tbody tr td a").first.click()
+    expect(page.get_by_role("heading", name=re.compile("Oppgave til kontroll"))).to_be_visible()
+    task_url = page.url
+    page.get_by_role("button", name="Ta oppgaven").click()
+    expect(page.get_by_text("admin", exact=True)).to_be_visible()
+    page.get_by_label("gjort manuelt").check()
+    page.get_by_label("Minutter du brukte").fill("4,5")
+    page.get_by_role("button", name="Avslutt").click()
+    expect(page.get_by_text("gjort manuelt, 4,5 minutter")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "review-task.png"), full_page=True)
+    assert axe_violations(page) == []
+    # the inbox no longer lists it; the report's review column counts the minutes
+    page.goto(console.url + "/review")
+    assert task_url.rsplit("/", 1)[-1] not in [
+        a.inner_text() for a in page.locator("table tbody tr td:first-child a").all()]
+    page.goto(console.url + "/reports?by=department")
+    expect(page.get_by_role("heading", name="Brutto, kontroll og netto per måned")
+           ).to_be_visible()
+
+
 def test_the_console_works_by_keyboard_alone(page: Page, console: Console) -> None:
     page.goto(console.url + "/login")
     page.keyboard.press("Tab")
@@ -252,7 +278,8 @@ def test_the_console_works_by_keyboard_alone(page: Page, console: Console) -> No
 
 PAGES = ["/", "/items", "/items?status=business_failed", "/processes",
          "/processes/invoice-approval", "/upload", "/workers", "/reports", "/audit",
-         "/candidates", "/items/1", "/accounts", "/password"]
+         "/candidates", "/items/1", "/accounts", "/password", "/review",
+         "/review?status=all&overdue=1", "/review/1", "/reports?by=department"]
 
 
 def test_every_page_passes_axe(page: Page, console: Console) -> None:
