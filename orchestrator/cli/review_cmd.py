@@ -35,10 +35,11 @@ def _when(epoch: float | None) -> str:
     return format_time(epoch, STATE.settings.timezone) if epoch else "-"
 
 
-def _due(task: ReviewTask, now: float) -> str:
+def _due(task: ReviewTask, now: float, *, short: bool = False) -> str:
+    """The due time (month-day hour:minute in a listing), red when it has passed."""
     if not task.is_open:
         return "-"
-    text = _when(task.due_at)[:16]
+    text = _when(task.due_at)[5:16] if short else _when(task.due_at)[:16]
     return f"[bold red]{text} overdue[/]" if task.overdue(now) else text
 
 
@@ -68,15 +69,22 @@ def list_cmd(
         print_json({"tasks": [review.as_dict(t, now) for t in tasks],
                     "next_before": tasks[-1].id if len(tasks) == limit else None})
         return
+    # at 80 columns the group gives way (it is in `show` and --json); wider, it shows
+    wide = console.width >= 100 and group is None
     table = make_table(f"Review tasks ({status})")
-    for title in ("Id", "Process", "Item", "Why", "Group", "Due", "Claimed by"):
+    titles = ["Id", "Process", "Item", "Why", *(["Group"] if wide else []), "Due",
+              "Claimed by" if status == "open" else "Claimed / outcome"]
+    for title in titles:
         table.add_column(title, justify="right" if title in ("Id", "Item") else "left",
                          no_wrap=title in ("Id", "Item", "Due"))
     for t in tasks:
         why = "dead" if t.kind == "dead" else (t.code or "business")
-        table.add_row(str(t.id), escape(t.process), str(t.item_id), escape(why),
-                      escape(t.review_group or "-"), _due(t, now),
-                      escape(t.claimed_by or "-") if t.is_open else escape(t.outcome or ""))
+        cells = [str(t.id), escape(t.process), str(t.item_id), escape(why)]
+        if wide:
+            cells.append(escape(t.review_group or "-"))
+        cells += [_due(t, now, short=True),
+                  escape(t.claimed_by or "-") if t.is_open else escape(t.outcome or "")]
+        table.add_row(*cells)
     console.print(table)
     if not tasks:
         console.print("[dim]no tasks[/]")
@@ -115,7 +123,7 @@ def show(task_id: int = TASK_ID, json_out: bool = typer.Option(False, "--json"))
     if detail.item is not None:
         item = detail.item
         console.print(f"  [dim]{'Reference':<13}[/] {escape(item.reference)}  "
-                      f"({item.status}, {item.attempts} attempts)")
+                      f"({item.status}, attempts: {item.attempts})")
         if item.error_message:
             console.print(f"  [dim]{'Error':<13}[/] {escape(item.error_message)}")
         console.print(f"  [dim]{'Payload':<13}[/] "

@@ -76,7 +76,10 @@ def net_by_month(outcome: service.HoursOutcome, store: Store, asker: Principal
         cell["review"] += float(row.review_minutes) / 60
         cell["estimated"] += float(row.estimated_minutes) / 60
         cell["net"] += float(row.gross_minutes - row.review_minutes) / 60
-    return list(months.values())
+    rows = list(months.values())
+    # a year's report in its first months: no rows of empty months before or after
+    busy = [i for i, m in enumerate(rows) if m["gross"] or m["review"]]
+    return rows[busy[0]:busy[-1] + 1] if busy else []
 
 
 def monthly_hours(outcome: service.HoursOutcome | service.CostsOutcome, asker: Principal
