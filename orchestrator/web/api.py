@@ -331,8 +331,9 @@ PERIOD = Annotated[str, Query(max_length=40, description="this-year, last-month,
 
 @router.get("/reports/hours", tags=["reports"])
 def report_hours(request: Request, principal: Caller, period: PERIOD = "this-year",
-                 by: Literal["owner", "process", "cost_centre"] = "owner") -> dict[str, Any]:
-    """Freed hours, the same figures as `rpa report hours --json`."""
+                 by: Literal["owner", "process", "cost_centre", "unit", "department",
+                             "sector"] = "owner") -> dict[str, Any]:
+    """Gross, review and net freed hours, the same figures as `rpa report hours --json`."""
     outcome, report = reports.hours(store_of(request), principal, settings_of(request),
                                     period, by)
     return {**as_json(report), "period": outcome.period.label, "group_by": by,

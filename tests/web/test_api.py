@@ -141,6 +141,15 @@ def test_reports_match_the_report_service(web: Web) -> None:
     costs = web.client.get("/api/v1/reports/costs?period=this-year",
                            headers=web.as_("frank")).json()
     assert hours["group_by"] == "process" and "rows" in hours
+    # one business exception at 2 estimated minutes, nothing done yet: net -2 min
+    invoices = next(r for r in hours["rows"] if r["key"] == "invoice-approval")
+    assert (invoices["gross_hours"], invoices["review_hours"],
+            invoices["review_estimated_hours"], invoices["freed_hours"]) == \
+        ("0.00", "0.03", "0.03", "-0.03")
+    by_unit = web.client.get("/api/v1/reports/hours?by=sector", headers=web.as_("frank"))
+    assert by_unit.status_code == 200 and by_unit.json()["group_by"] == "sector"
+    assert web.client.get("/api/v1/reports/hours?by=planet",
+                          headers=web.as_("frank")).status_code == 422
     assert costs["total_cost_ore"] == costs["allocated_ore"] + costs["unallocated_ore"]
 
 
