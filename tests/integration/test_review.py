@@ -11,10 +11,10 @@ from decimal import Decimal
 import pytest
 
 from orchestrator.reports import service
-from orchestrator.scheduling.review_clock import place_new
+from orchestrator.scheduling.review_clock import escalate, place_new
 from orchestrator.services import review
 from orchestrator.services.access import AccessDenied, Principal, Role, cli_principal
-from queues import IllegalTransition, ItemFilter, PayloadInvalid, RetryPolicy
+from queues import IllegalTransition, ItemFilter, PayloadInvalid, RetryPolicy, open_store
 from queues.review_store import ReviewError, TaskConflict, TaskFilter, TaskNotFound
 from queues.sql_store import SqlStore
 from tests.conftest import items, make_spec
@@ -187,3 +187,26 @@ def test_an_item_done_meanwhile_cannot_be_retried_from_review(
     assert store.review.get(march["b"]).is_open
     assert store.get_item(march["item_b"]).payload == {"n": 3}
     assert store.list_items(ItemFilter(process="invoices", statuses=("new",))) == []
+
+
+def test_overdue_tasks_escalate_once_across_restarts(store: SqlStore, clock: Clock,
+                                                     march: dict[str, int]) -> None:
+    # opened Tuesday 10 March 10:02/10:03, 2 working days: due Thursday 12 March
+    clock.now = at("2026-03-12T10:01:00")
+    assert escalate(store) == []
+    review.resolve(store, ADMIN, march["a"], "no_action", reason="handled")
+    clock.now = at("2026-03-12T10:05:00")
+    escalated = escalate(store)
+    assert sorted(t.id for t in escalated) == sorted([march["b"], march["c"], march["d"]])
+    assert all(t.owner == "Finance" and t.escalated_at == clock.now for t in escalated)
+    again = open_store(store.engine.url.render_as_string(hide_password=False),
+                       writer="another-node")
+    try:
+        again.clock = clock  # type: ignore[method-assign]
+        assert escalate(again) == []  # a second node, or a restart, escalates nothing again
+    finally:
+        again.close()
+    overdue = review.list_tasks(store, ADMIN, overdue=True)
+    assert {t.id for t in overdue} == {march["b"], march["c"], march["d"]}
+    events = [e for e in store.audit_events(limit=200) if e["action"] == "review.escalated"]
+    assert len(events) == 3
