@@ -16,7 +16,7 @@ from queues.retention_store import (
     Tombstone,
     classify,
 )
-from queues.schema import attempts_t, item_purges, work_items
+from queues.schema import attempts_t, item_purges, review_tasks, work_items
 from queues.states import FINAL, Status
 
 if TYPE_CHECKING:
@@ -139,6 +139,9 @@ class SqlRetentionStore(RetentionStore):
             values["error_message"] = None
             conn.execute(sa.update(attempts_t).where(attempts_t.c.item_id.in_(ids))
                          .values(error_message=None))
+            # a reviewer's reason is free text about the item, kept as long as its errors
+            conn.execute(sa.update(review_tasks).where(review_tasks.c.item_id.in_(ids))
+                         .values(reason=None))
         if "evidence" in data:
             conn.execute(sa.update(attempts_t).where(attempts_t.c.item_id.in_(ids))
                          .values(evidence=None))

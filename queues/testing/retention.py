@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +74,11 @@ class MemoryRetentionStore(RetentionStore):
                                          | set(data)))
             self.store.db.tombstones.append(
                 (row.id, Tombstone(now, tuple(sorted(data)), rule[:RULE_LENGTH])))
+        if "errors" in data:
+            review = self.store.review
+            for task in list(review.tasks.values()):
+                if task.item_id in ids and task.reason is not None:
+                    review.tasks[task.id] = dataclasses.replace(task, reason=None)
         for attempt in self.store.db.attempts:
             if attempt.item_id in ids:
                 if "errors" in data:

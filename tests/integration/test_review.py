@@ -210,3 +210,14 @@ def test_overdue_tasks_escalate_once_across_restarts(store: SqlStore, clock: Clo
     assert {t.id for t in overdue} == {march["b"], march["c"], march["d"]}
     events = [e for e in store.audit_events(limit=200) if e["action"] == "review.escalated"]
     assert len(events) == 3
+
+
+def test_a_reviewers_reason_is_purged_with_the_items_errors(store: SqlStore,
+                                                           march: dict[str, int]) -> None:
+    review.resolve(store, ADMIN, march["a"], "no_action", reason="Kari Nordmann rang inn")
+    assert store.review.get(march["a"]).reason == "Kari Nordmann rang inn"
+    item_id = store.review.get(march["a"]).item_id
+    assert store.retention.purge("invoices", [item_id], ["errors"], rule="test",
+                                 actor="test") == 1
+    assert store.review.get(march["a"]).reason is None
+    assert store.review.get(march["a"]).minutes == 0  # the figures stay for the reports
