@@ -10,6 +10,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orchestrator.scheduling.review_clock import (
     ReviewClockError,
@@ -85,3 +87,26 @@ def test_escalation_happens_once_when_the_due_time_passes_over_a_holiday_weekend
     assert escalate(store) == []  # once only
     actions = [e["action"] for e in store.db.events]
     assert actions.count("review.escalated") == 1 and "review.opened" in actions
+
+
+@given(st.one_of(st.text(max_size=30), st.integers(), st.floats(allow_nan=True),
+                 st.none(), st.booleans()))
+def test_any_sla_text_is_a_working_time_or_a_clear_error(value: object) -> None:
+    try:
+        parsed = WorkingTime.parse(value)
+    except ReviewClockError as err:
+        assert "working" in str(err) or "zero" in str(err) or "at most" in str(err)
+        return
+    assert parsed.amount > 0 and parsed.unit in ("d", "m")
+    assert WorkingTime.parse(str(parsed)) == parsed  # what is stored reads back the same
+
+
+@given(st.one_of(st.text(max_size=30), st.integers(), st.floats(allow_nan=True), st.none()))
+def test_any_minutes_a_person_types_are_a_number_or_a_clear_error(value: object) -> None:
+    from orchestrator.services.review import ReviewInputError, parse_minutes
+    try:
+        minutes = parse_minutes(value)
+    except ReviewInputError as err:
+        assert "minutes" in str(err)
+        return
+    assert minutes is None or (0 <= minutes <= 10_000 and minutes == minutes)
