@@ -132,8 +132,9 @@ def hours(
                                       "fte_hours_per_year is used)"),
     csv: Path | None = typer.Option(None, "--csv", help="write the rows as CSV"),
     xlsx: Path | None = typer.Option(None, "--xlsx", help="write an XLSX with a Method sheet"),
-    chart: Path | None = typer.Option(None, "--chart", help="freed hours per owner per "
-                                      "month, .png or .svg"),
+    chart: Path | None = typer.Option(None, "--chart", help="net hours per group per "
+                                      "month, and gross, review and net per month; .png "
+                                      "or .svg"),
     as_of: str | None = typer.Option(None, "--as-of", help="roll units up under the "
                                      "organisation in force on this date (YYYY-MM-DD), not "
                                      "the one in force when each event happened"),
@@ -157,6 +158,8 @@ def hours(
         if chart is not None:
             from orchestrator.reports.export import write_chart
             written.append(str(write_chart(chart, hours_by_month=outcome.hours_by_month(),
+                                           net_by_month=outcome.net_by_month(),
+                                           group=by.value.replace("-", " ").capitalize(),
                                            title=f"Freed hours, {outcome.period.label}")))
             _say(f"[green]✓[/] wrote {chart}", json_out)
     if json_out:

@@ -190,7 +190,14 @@ def _thousands(value: float, _position: object = None) -> str:
     return format_number(Decimal(round(value)), 0)
 
 
-def _hours_axes(ax: Any, hours_by_month: Mapping[str, Mapping[str, Decimal | int | float]]) -> None:
+def _hours_tick(value: float, _position: object = None) -> str:
+    """Whole hours on a large axis; one decimal below 20 h, where whole numbers repeat."""
+    return _thousands(value) if abs(value) >= 20 else format_number(
+        Decimal(str(round(float(value), 1))), 1)
+
+
+def _hours_axes(ax: Any, hours_by_month: Mapping[str, Mapping[str, Decimal | int | float]],
+                group: str = "Owner") -> None:
     months = list(hours_by_month)
     totals: dict[str, float] = {}
     for by_owner in hours_by_month.values():
@@ -217,14 +224,14 @@ def _hours_axes(ax: Any, hours_by_month: Mapping[str, Mapping[str, Decimal | int
         rotation=45 if len(months) > 6 else 0,
         ha="right" if len(months) > 6 else "center",
     )
-    ax.set_title("Freed hours per owner over time")
+    ax.set_title(f"Net freed hours per {group.lower()} over time")
     ax.set_xlabel("Month")
     ax.set_ylabel("Freed hours (h)")
-    ax.yaxis.set_major_formatter(_thousands)
+    ax.yaxis.set_major_formatter(_hours_tick)
     ax.grid(axis="y", alpha=0.3)
     if owners:
         handles, names = ax.get_legend_handles_labels()  # reversed: same order as the stack
-        ax.legend(handles[::-1], names[::-1], title="Owner", fontsize="small", **_OUTSIDE)
+        ax.legend(handles[::-1], names[::-1], title=group, fontsize="small", **_OUTSIDE)
     else:
         ax.text(0.5, 0.5, "No freed hours in the period", ha="center", transform=ax.transAxes)
 
@@ -250,19 +257,41 @@ def _cost_axes(ax: Any, cost_value: Sequence[tuple[str, int, int]]) -> None:
     ax.legend(fontsize="small", **_OUTSIDE)
 
 
+def _net_axes(ax: Any, net_by_month: Sequence[tuple[str, float, float, float]]) -> None:
+    """Gross, review and net hours side by side, one group of three bars a month."""
+    months = [month for month, _, _, _ in net_by_month]
+    positions = list(range(len(months)))
+    for offset, index, label, colour in ((-0.27, 1, "Gross", "C0"), (0.0, 2, "Review", "C3"),
+                                         (0.27, 3, "Net", "C2")):
+        ax.bar([p + offset for p in positions], [float(row[index]) for row in net_by_month],
+               0.27, label=label, color=colour)
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_xticks(positions, months, rotation=45 if len(months) > 6 else 0,
+                  ha="right" if len(months) > 6 else "center")
+    ax.set_title("Gross, review and net freed hours per month")
+    ax.set_xlabel("Month")
+    ax.set_ylabel("Hours (h)")
+    ax.yaxis.set_major_formatter(_hours_tick)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize="small", **_OUTSIDE)
+
+
 def write_chart(
     path: str | Path,
     *,
     hours_by_month: Mapping[str, Mapping[str, Decimal | int | float]] | None = None,
     cost_value: Sequence[tuple[str, int, int]] | None = None,
+    net_by_month: Sequence[tuple[str, float, float, float]] | None = None,
     title: str | None = None,
+    group: str = "Owner",
 ) -> Path:
     """Draw one or both charts into one file; the suffix picks PNG or SVG.
 
     ``hours_by_month`` maps a month label (in time order) to freed hours per
     owner: stacked bars, one bar per month. ``cost_value`` holds ``(process,
     cost_ore, value_ore)`` in display order (top first): paired horizontal bars.
-    Given both, they are stacked in one figure.
+    Given both, they are stacked in one figure. ``net_by_month`` holds ``(month,
+    gross, review, net)`` hours: a panel of three bars a month, under the first.
     """
     from matplotlib.figure import Figure
 
@@ -277,13 +306,17 @@ def write_chart(
     heights: list[float] = []
     if hours_by_month is not None:
         heights.append(5.0)
+    if net_by_month:
+        heights.append(4.0)
     if cost_value is not None:
         heights.append(max(3.0, 0.6 * len(cost_value) + 1.5))
     figure = Figure(figsize=(11, sum(heights) + 0.8 * (len(heights) - 1)))
     axes = figure.subplots(len(heights), 1, squeeze=False, gridspec_kw={"height_ratios": heights})
     slot = iter(axes[:, 0])
     if hours_by_month is not None:
-        _hours_axes(next(slot), hours_by_month)
+        _hours_axes(next(slot), hours_by_month, group)
+    if net_by_month:
+        _net_axes(next(slot), net_by_month)
     if cost_value is not None:
         _cost_axes(next(slot), cost_value)
     if title:

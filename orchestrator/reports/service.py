@@ -221,6 +221,19 @@ class HoursOutcome:
         return _with_method(monthly_to_report(self.report, self.per_month()), [
             SOURCE_NOTE, *self._org_note(), *self.warnings])
 
+    def net_by_month(self) -> list[tuple[str, float, float, float]]:
+        """(month, gross, review, net) hours, the months with figures, for the chart."""
+        sums: dict[str, list[Decimal]] = {m.label: [Decimal(0)] * 3
+                                          for m in self.period.months()}
+        for label, _, row in self.ledger.pieces or ():
+            cell = sums.setdefault(label, [Decimal(0)] * 3)
+            cell[0] += row.gross_minutes / 60
+            cell[1] += row.review_minutes / 60
+            cell[2] += (row.gross_minutes - row.review_minutes) / 60
+        rows = [(label, float(g), float(r), float(n)) for label, (g, r, n) in sums.items()]
+        busy = [i for i, (_, g, r, _) in enumerate(rows) if g or r]
+        return rows[busy[0]:busy[-1] + 1] if busy else []
+
     def hours_by_month(self) -> dict[str, dict[str, Decimal]]:
         """Net freed hours per month per owner (or node of the level), for the chart."""
         if self.roll is not None:

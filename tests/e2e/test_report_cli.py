@@ -167,7 +167,8 @@ def test_report_hours_files_and_svg_chart(driven: Cli, costs_file: Path,
               "--chart", tmp_path / "hours.svg", "--xlsx", tmp_path / "hours.xlsx",
               "--csv", tmp_path / "hours.csv")
     svg = (tmp_path / "hours.svg").read_text(encoding="utf-8")
-    assert svg.lstrip().startswith("<?xml") and "Freed hours per owner" in svg
+    assert svg.lstrip().startswith("<?xml") and "Net freed hours per owner" in svg
+    assert "Gross, review and net freed hours per month" in svg
     with (tmp_path / "hours.csv").open(newline="", encoding="utf-8") as handle:
         assert [r["key"] for r in csv.DictReader(handle)] == ["Finance", "HR"]
     sheet = load_workbook(tmp_path / "hours.xlsx")["Report"]
