@@ -69,6 +69,9 @@ class Settings(BaseSettings):
                                   "workers`; default: the host name")
     web_language: str = Field(default="nb", pattern="^(nb|en)$",
                               description="the console's language until a user picks one")
+    report_language: str = Field(default="en", pattern="^(nb|en)$",
+                                 description="the language of `rpa report` labels, files and "
+                                 "Method sheets (--lang overrides it)")
     web_session_hours: float = Field(default=8.0, gt=0, le=24 * 30,
                                      description="how long a console login lasts")
     web_secure_cookies: bool = Field(default=True, description="mark cookies Secure (HTTPS "

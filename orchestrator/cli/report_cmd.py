@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
 from orchestrator.cli.common import STATE, console, err_console, print_json
 from orchestrator.errors import UsageError
+from orchestrator.i18n import _ as tr
 
 if TYPE_CHECKING:  # the report modules load on use: other commands start faster
     from orchestrator.reports.export import Report
@@ -51,6 +53,18 @@ class CostsBy(StrEnum):
 class Unit(StrEnum):
     hours = "hours"
     fte = "fte"
+
+
+@contextmanager
+def report_language(lang: str | None) -> Iterator[str]:
+    """The labels' language for one command: --lang, else the settings (RPA_REPORT_LANGUAGE)."""
+    from orchestrator.i18n import LANGUAGES, language
+
+    chosen = lang or STATE.settings.report_language
+    if chosen not in LANGUAGES:
+        raise UsageError(f"--lang: {chosen[:20]!r} is not nb or en")
+    with language(chosen) as current:
+        yield current
 
 
 @contextmanager
@@ -99,7 +113,7 @@ def write_files(report: Report, *, csv: Path | None, xlsx: Path | None, json_out
     if xlsx is not None:
         written.append(str(write_xlsx(report, xlsx)))
     for path in written:
-        _say(f"[green]✓[/] wrote {path}", json_out)
+        _say(f"[green]✓[/] {tr('wrote')} {escape(str(path))}", json_out)
     return written
 
 
@@ -140,52 +154,62 @@ def hours(
                                      "the one in force when each event happened"),
     per_month: bool = typer.Option(False, "--per-month", help="a row per group and month "
                                    "(gross, review, net), in the table and the files"),
+    lang: str | None = typer.Option(None, "--lang", help="nb or en: the language of the "
+                                    "labels, the files and the Method sheet (default: "
+                                    "RPA_REPORT_LANGUAGE, en)"),
     json_out: bool = typer.Option(False, "--json", help="rows and total as JSON"),
 ) -> None:
     """Gross, review and net hours the robots freed, by owner, process, cost centre, or
     unit, department or sector of the organisation."""
-    from orchestrator.reports import service
-    from orchestrator.reports.render import as_json, hours_table, rich_table
+    with report_language(lang):
+        from orchestrator.reports import service
+        from orchestrator.reports.render import as_json, group_title, hours_table, rich_table
 
-    check_outputs(csv, xlsx, chart)
-    with report_errors():
-        outcome = service.hours_report(
-            STATE.store, period, by=by.value, settings=STATE.settings, costs_file=costs,
-            fte_hours_per_year=Decimal(str(fte_hours)) if fte_hours else None,
-            monthly=chart is not None or per_month, as_of=_as_of(as_of))
-        report = outcome.monthly_table() if per_month else outcome.table()
-        written = write_files(report, csv=csv, xlsx=xlsx, json_out=json_out)
-        if chart is not None:
-            from orchestrator.reports.export import write_chart
-            written.append(str(write_chart(chart, hours_by_month=outcome.hours_by_month(),
-                                           net_by_month=outcome.net_by_month(),
-                                           group=by.value.replace("-", " ").capitalize(),
-                                           title=f"Freed hours, {outcome.period.label}")))
-            _say(f"[green]✓[/] wrote {chart}", json_out)
-    if json_out:
-        print_json({**as_json(report), "period": _period_json(outcome.period),
-                    "group_by": by.value, "unit": unit.value,
-                    "fte_hours_per_year": str(outcome.report.fte_hours_per_year),
-                    "warnings": outcome.warnings, "files": written})
-        return
-    if per_month:
-        table = rich_table(report, keys=["key", "month", "gross_hours", "review_hours",
-                                         "freed_hours"],
-                           titles={"gross_hours": "Gross h", "review_hours": "Review h",
-                                   "freed_hours": "Net h"}, bar_key="freed_hours",
-                           bar_width=8)
-    elif unit is Unit.fte:
-        table = rich_table(report, keys=["key", "items_done", "freed_hours", "fte", "fte_years"],
-                           titles={"freed_hours": "Freed h", "fte": "FTE"}, bar_key="fte",
-                           bar_width=12)
-    else:
-        table = hours_table(outcome.report)
-    console.print(table)
-    console.print(f"[dim]{outcome.period.label}: {outcome.period.start:%Y-%m-%d} to "
-                  f"{outcome.period.end:%Y-%m-%d} (exclusive); FTE = "
-                  f"{outcome.report.fte_hours_per_year} hours a year ({outcome.fte_source})[/]")
-    for warning in outcome.warnings:
-        console.print(f"[yellow]note:[/] {warning}")
+        check_outputs(csv, xlsx, chart)
+        with report_errors():
+            outcome = service.hours_report(
+                STATE.store, period, by=by.value, settings=STATE.settings, costs_file=costs,
+                fte_hours_per_year=Decimal(str(fte_hours)) if fte_hours else None,
+                monthly=chart is not None or per_month, as_of=_as_of(as_of))
+            report = outcome.monthly_table() if per_month else outcome.table()
+            written = write_files(report, csv=csv, xlsx=xlsx, json_out=json_out)
+            if chart is not None:
+                from orchestrator.reports.export import write_chart
+                written.append(str(write_chart(chart, hours_by_month=outcome.hours_by_month(),
+                                               net_by_month=outcome.net_by_month(),
+                                               group=group_title(by.value.replace("-", "_")),
+                                               title=tr("Freed hours, {period}").format(
+                                                   period=outcome.period.label))))
+                _say(f"[green]✓[/] {tr('wrote')} {escape(str(chart))}", json_out)
+        if json_out:
+            print_json({**as_json(report), "period": _period_json(outcome.period),
+                        "group_by": by.value, "unit": unit.value,
+                        "fte_hours_per_year": str(outcome.report.fte_hours_per_year),
+                        "warnings": outcome.warnings, "files": written})
+            return
+        if per_month:
+            table = rich_table(report, keys=["key", "month", "gross_hours", "review_hours",
+                                             "freed_hours"],
+                               titles={"gross_hours": tr("Gross h"),
+                                       "review_hours": tr("Review h"),
+                                       "freed_hours": tr("Net h")}, bar_key="freed_hours",
+                               bar_width=8)
+        elif unit is Unit.fte:
+            table = rich_table(report, keys=["key", "items_done", "freed_hours", "fte",
+                                             "fte_years"],
+                               titles={"freed_hours": tr("Net h"), "fte": tr("FTE")},
+                               bar_key="fte",
+                               bar_width=12)
+        else:
+            table = hours_table(outcome.report)
+        console.print(table)
+        console.print("[dim]" + escape(tr(
+            "{period}: {start} to {end} (exclusive); FTE = {hours} hours a year ({source})"
+        ).format(period=outcome.period.label, start=f"{outcome.period.start:%Y-%m-%d}",
+                 end=f"{outcome.period.end:%Y-%m-%d}",
+                 hours=outcome.report.fte_hours_per_year, source=outcome.fte_source)) + "[/]")
+        for warning in outcome.warnings:
+            console.print(f"[yellow]{tr('note')}:[/] {escape(warning)}")
 
 
 @report_app.command("costs")
@@ -200,49 +224,57 @@ def costs(
     xlsx: Path | None = typer.Option(None, "--xlsx", help="write an XLSX with a Method sheet"),
     chart: Path | None = typer.Option(None, "--chart", help="freed hours per owner and cost "
                                       "vs value per process, .png or .svg"),
+    lang: str | None = typer.Option(None, "--lang", help="nb or en: the language of the "
+                                    "labels, the files and the Method sheet (default: "
+                                    "RPA_REPORT_LANGUAGE, en)"),
     json_out: bool = typer.Option(False, "--json", help="rows and total as JSON"),
 ) -> None:
     """Split the period's costs over the processes and set them against the freed hours."""
-    from orchestrator.reports import service
-    from orchestrator.reports.money import format_nok
-    from orchestrator.reports.render import as_json, costs_table
+    with report_language(lang):
+        from orchestrator.reports import service
+        from orchestrator.reports.money import format_nok
+        from orchestrator.reports.render import as_json, costs_table
 
-    check_outputs(csv, xlsx, chart)
-    with report_errors():
-        rate = parse_rate(hourly_rate)
-        outcome = service.costs_report(
-            STATE.store, period, by=by.value, costs_file=costs_file, hourly_rate_ore=rate,
-            settings=STATE.settings, monthly=chart is not None)
-        report = outcome.table()
-        written = write_files(report, csv=csv, xlsx=xlsx, json_out=json_out)
-        if chart is not None:
-            from orchestrator.reports.export import write_chart
-            written.append(str(write_chart(
-                chart, hours_by_month=outcome.hours_by_month(),
-                cost_value=outcome.cost_value(),
-                title=f"Costs and freed hours, {outcome.period.label}")))
-            _say(f"[green]✓[/] wrote {chart}", json_out)
-    result = outcome.result
-    if json_out:
-        print_json({**as_json(report), "period": _period_json(outcome.period),
-                    "group_by": by.value, "costs_file": str(outcome.source.path),
-                    "hourly_rate_ore": result.hourly_rate_ore,
-                    "total_cost_ore": result.total_cost_ore,
-                    "allocated_ore": result.allocated_ore,
-                    "unallocated_ore": result.unallocated_ore,
-                    "lines": [{"name": o.line.name, "amount_ore": o.line.amount_ore,
-                               "driver": o.line.driver, "basis": o.basis,
-                               "explanation": o.explain()} for o in result.lines],
-                    "warnings": outcome.warnings, "files": written})
-        return
-    console.print(costs_table(result, by=by.value, period_label=outcome.period.label))
-    console.print(f"[dim]Costs from {outcome.source.path} ({outcome.source.origin}); "
-                  f"total {format_nok(result.total_cost_ore)} NOK = allocated "
-                  f"{format_nok(result.allocated_ore)} + unallocated "
-                  f"{format_nok(result.unallocated_ore)}; hourly rate "
-                  f"{format_nok(result.hourly_rate_ore)} NOK.[/]")
-    for outcome_line in result.lines:
-        console.print(f"[dim]- {outcome_line.explain()}[/]")
-    for warning in outcome.warnings:
-        console.print(f"[yellow]note:[/] {warning}")
+        check_outputs(csv, xlsx, chart)
+        with report_errors():
+            rate = parse_rate(hourly_rate)
+            outcome = service.costs_report(
+                STATE.store, period, by=by.value, costs_file=costs_file, hourly_rate_ore=rate,
+                settings=STATE.settings, monthly=chart is not None)
+            report = outcome.table()
+            written = write_files(report, csv=csv, xlsx=xlsx, json_out=json_out)
+            if chart is not None:
+                from orchestrator.reports.export import write_chart
+                written.append(str(write_chart(
+                    chart, hours_by_month=outcome.hours_by_month(),
+                    cost_value=outcome.cost_value(),
+                    title=tr("Costs and freed hours, {period}").format(
+                        period=outcome.period.label))))
+                _say(f"[green]✓[/] {tr('wrote')} {escape(str(chart))}", json_out)
+        result = outcome.result
+        if json_out:
+            print_json({**as_json(report), "period": _period_json(outcome.period),
+                        "group_by": by.value, "costs_file": str(outcome.source.path),
+                        "hourly_rate_ore": result.hourly_rate_ore,
+                        "total_cost_ore": result.total_cost_ore,
+                        "allocated_ore": result.allocated_ore,
+                        "unallocated_ore": result.unallocated_ore,
+                        "lines": [{"name": o.line.name, "amount_ore": o.line.amount_ore,
+                                   "driver": o.line.driver, "basis": o.basis,
+                                   "explanation": o.explain()} for o in result.lines],
+                        "warnings": outcome.warnings, "files": written})
+            return
+        console.print(costs_table(result, by=by.value, period_label=outcome.period.label))
+        console.print("[dim]" + escape(tr(
+            "Costs from {path} ({origin}); total {total} NOK = allocated {allocated} + "
+            "unallocated {unallocated}; hourly rate {rate} NOK."
+        ).format(path=outcome.source.path, origin=outcome.source.origin,
+                 total=format_nok(result.total_cost_ore),
+                 allocated=format_nok(result.allocated_ore),
+                 unallocated=format_nok(result.unallocated_ore),
+                 rate=format_nok(result.hourly_rate_ore))) + "[/]")
+        for outcome_line in result.lines:
+            console.print(f"[dim]- {escape(outcome_line.explain())}[/]")
+        for warning in outcome.warnings:
+            console.print(f"[yellow]{tr('note')}:[/] {escape(warning)}")
 

@@ -33,6 +33,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
+from orchestrator.i18n import _
 from orchestrator.reports.hours import ProcessUsage as ProcessUsage  # re-exported
 from orchestrator.reports.money import format_nok
 from orchestrator.reports.periods import ReportError
@@ -142,14 +143,16 @@ class LineOutcome:
     def explain(self) -> str:
         """One sentence for the method text."""
         amount = f"{self.line.name}: {format_nok(self.line.amount_ore)} NOK"
+        n, process, driver = len(self.shares), self.line.process, self.line.driver
         text = {
-            "robot_minutes": "split by robot minutes (all attempts, failed ones included)",
-            "items_done": "split by items done",
-            "equal": f"split equally among the {len(self.shares)} active processes",
-            "direct": f"charged directly to {self.line.process}",
-            "equal-fallback": f"driver {self.line.driver} totals zero in the period, so split "
-            f"equally among the {len(self.shares)} active processes instead",
-            "unallocated": "no process was active in the period, so left unallocated",
+            "robot_minutes": _("split by robot minutes (all attempts, failed ones included)"),
+            "items_done": _("split by items done"),
+            "equal": _("split equally among the {n} active processes").format(n=n),
+            "direct": _("charged directly to {process}").format(process=process),
+            "equal-fallback": _("driver {driver} totals zero in the period, so split equally "
+                                "among the {n} active processes instead").format(
+                                    driver=driver, n=n),
+            "unallocated": _("no process was active in the period, so left unallocated"),
         }[self.basis]
         note = f" ({self.line.note})" if self.line.note else ""
         return f"{amount}{note} {text}."
@@ -265,16 +268,19 @@ class AllocationResult:
     def method(self) -> str:
         """How the figures were computed, in sentences, for the report's Method sheet."""
         rate = format_nok(self.hourly_rate_ore)
-        parts = [outcome.explain() for outcome in self.lines] or ["No cost lines apply."]
+        parts = [outcome.explain() for outcome in self.lines] or [_("No cost lines apply.")]
         parts += [
-            "Active processes are those with an item done or robot time in the period.",
-            "Shares are exact fractions rounded to whole øre by the largest-remainder method: "
-            "leftover øre go to the largest fractional parts, ties by process name.",
-            f"Freed hours are valued at {rate} NOK per hour; the total value is rounded to "
-            "the øre and split over processes by freed minutes the same way.",
-            "Cost per freed hour = cost / freed hours; net benefit = value - cost.",
-            f"Total cost {format_nok(self.total_cost_ore)} NOK = allocated "
-            f"{format_nok(self.allocated_ore)} + unallocated {format_nok(self.unallocated_ore)}.",
+            _("Active processes are those with an item done or robot time in the period."),
+            _("Shares are exact fractions rounded to whole øre by the largest-remainder method: "
+              "leftover øre go to the largest fractional parts, ties by process name."),
+            _("Freed hours are valued at {rate} NOK per hour; the total value is rounded to "
+              "the øre and split over processes by freed minutes the same way.").format(
+                  rate=rate),
+            _("Cost per freed hour = cost / freed hours; net benefit = value - cost."),
+            _("Total cost {total} NOK = allocated {allocated} + unallocated {unallocated}."
+              ).format(total=format_nok(self.total_cost_ore),
+                       allocated=format_nok(self.allocated_ore),
+                       unallocated=format_nok(self.unallocated_ore)),
         ]
         return "\n".join(parts)
 

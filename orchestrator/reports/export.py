@@ -31,6 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+from orchestrator.i18n import _
 from orchestrator.reports.money import format_number, format_plain, ore_to_nok, plain_decimal
 from orchestrator.reports.periods import ReportError
 
@@ -124,7 +125,7 @@ def write_xlsx(report: Report, path: str | Path) -> Path:
     book = Workbook()
     sheet = book.active
     assert sheet is not None  # a new workbook always has one sheet
-    sheet.title = "Report"
+    sheet.title = _("Report")
     book.properties.title = report.title
     book.properties.creator = "rpa-orchestrator"
     sheet.cell(1, 1, report.title).font = Font(bold=True, size=14)
@@ -154,7 +155,7 @@ def write_xlsx(report: Report, path: str | Path) -> Path:
     if report.rows:
         last = get_column_letter(len(report.columns))
         sheet.auto_filter.ref = f"A{HEADER_ROW}:{last}{HEADER_ROW + len(report.rows)}"
-    _method_sheet(book.create_sheet("Method"), report)
+    _method_sheet(book.create_sheet(_("Method")), report)
     book.save(target)
     return target
 
@@ -165,21 +166,26 @@ def _method_sheet(sheet: Any, report: Report) -> None:
     sheet.column_dimensions["A"].width = 28
     sheet.column_dimensions["B"].width = 12
     sheet.column_dimensions["C"].width = 90
-    sheet.cell(1, 1, f"Method - {report.title}").font = Font(bold=True, size=14)
+    sheet.cell(1, 1, _("Method - {title}").format(title=report.title)).font = Font(
+        bold=True, size=14)
     row = 3
     for paragraph in report.method.splitlines():
         if paragraph.strip():
             sheet.cell(row, 1, paragraph).alignment = Alignment(wrap_text=False)
             row += 1
     row += 1
-    for index, title in enumerate(("Column", "Type", "Meaning"), start=1):
+    for index, title in enumerate((_("Column"), _("Type"), _("Meaning")), start=1):
         sheet.cell(row, index, title).font = Font(bold=True)
     for column in report.columns:
         row += 1
-        unit = {"money": "NOK", "hours": "hours"}.get(column.type, column.type)
+        unit = {"money": "NOK", "hours": _("hours"), "int": _("count"), "text": _("text"),
+                "decimal": _("decimal")}.get(column.type, column.type)
         sheet.cell(row, 1, column.title)
         sheet.cell(row, 2, unit)
         sheet.cell(row, 3, column.description).alignment = Alignment(wrap_text=True)
+
+
+OTHER = "\0other"  # the folded tail of a stacked chart; shown as "Other" in its language
 
 
 def _short(label: str) -> str:
@@ -205,18 +211,19 @@ def _hours_axes(ax: Any, hours_by_month: Mapping[str, Mapping[str, Decimal | int
             totals[owner] = totals.get(owner, 0.0) + float(hours)
     owners = sorted(totals, key=lambda o: (-totals[o], o))
     if len(owners) > 10:  # more than the palette can tell apart: fold the tail
-        owners = [*owners[:9], "Other"]
+        owners = [*owners[:9], OTHER]
     bottoms = [0.0] * len(months)
     colours = [f"C{i}" for i in range(10)]
     for owner, colour in zip(owners, colours, strict=False):
         heights = []
         for month in months:
             row = hours_by_month[month]
-            if owner == "Other":
+            if owner == OTHER:
                 heights.append(sum(float(h) for o, h in row.items() if o not in owners))
             else:
                 heights.append(float(row.get(owner, 0)))
-        ax.bar(range(len(months)), heights, 0.7, bottom=bottoms, label=_short(owner), color=colour)
+        shown = _("Other") if owner == OTHER else _short(owner)
+        ax.bar(range(len(months)), heights, 0.7, bottom=bottoms, label=shown, color=colour)
         bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
     ax.set_xticks(
         range(len(months)),
@@ -224,33 +231,34 @@ def _hours_axes(ax: Any, hours_by_month: Mapping[str, Mapping[str, Decimal | int
         rotation=45 if len(months) > 6 else 0,
         ha="right" if len(months) > 6 else "center",
     )
-    ax.set_title(f"Net freed hours per {group.lower()} over time")
-    ax.set_xlabel("Month")
-    ax.set_ylabel("Freed hours (h)")
+    ax.set_title(_("Net freed hours per {group} over time").format(group=group.lower()))
+    ax.set_xlabel(_("Month"))
+    ax.set_ylabel(_("Freed hours (h)"))
     ax.yaxis.set_major_formatter(_hours_tick)
     ax.grid(axis="y", alpha=0.3)
     if owners:
         handles, names = ax.get_legend_handles_labels()  # reversed: same order as the stack
         ax.legend(handles[::-1], names[::-1], title=group, fontsize="small", **_OUTSIDE)
     else:
-        ax.text(0.5, 0.5, "No freed hours in the period", ha="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, _("No freed hours in the period"), ha="center",
+                transform=ax.transAxes)
 
 
 def _cost_axes(ax: Any, cost_value: Sequence[tuple[str, int, int]]) -> None:
-    labels = [_short(name) for name, _, _ in cost_value]
-    costs = [cost / 100 for _, cost, _ in cost_value]
-    values = [value / 100 for _, _, value in cost_value]
+    labels = [_short(name) for name, _cost, _value in cost_value]
+    costs = [cost / 100 for _name, cost, _value in cost_value]
+    values = [value / 100 for _name, _cost, value in cost_value]
     positions = list(range(len(labels)))
-    cost_bars = ax.barh([p - 0.2 for p in positions], costs, 0.4, label="Cost", color="C3")
+    cost_bars = ax.barh([p - 0.2 for p in positions], costs, 0.4, label=_("Cost"), color="C3")
     value_bars = ax.barh(
-        [p + 0.2 for p in positions], values, 0.4, label="Value of freed hours", color="C2"
+        [p + 0.2 for p in positions], values, 0.4, label=_("Value of freed hours"), color="C2"
     )
     for bars, amounts in ((cost_bars, costs), (value_bars, values)):
         ax.bar_label(bars, labels=[_thousands(a) for a in amounts], padding=3, fontsize=7)
     ax.set_yticks(positions, labels)
     ax.invert_yaxis()  # first row on top, as in the table
     ax.set_xlim(0, max([*costs, *values, 1.0]) * 1.18)  # room for the bar labels
-    ax.set_title("Cost vs value of freed hours per process")
+    ax.set_title(_("Cost vs value of freed hours per process"))
     ax.set_xlabel("NOK")
     ax.xaxis.set_major_formatter(_thousands)
     ax.grid(axis="x", alpha=0.3)
@@ -259,18 +267,19 @@ def _cost_axes(ax: Any, cost_value: Sequence[tuple[str, int, int]]) -> None:
 
 def _net_axes(ax: Any, net_by_month: Sequence[tuple[str, float, float, float]]) -> None:
     """Gross, review and net hours side by side, one group of three bars a month."""
-    months = [month for month, _, _, _ in net_by_month]
+    months = [row[0] for row in net_by_month]
     positions = list(range(len(months)))
-    for offset, index, label, colour in ((-0.27, 1, "Gross", "C0"), (0.0, 2, "Review", "C3"),
-                                         (0.27, 3, "Net", "C2")):
+    for offset, index, label, colour in ((-0.27, 1, _("Gross"), "C0"),
+                                         (0.0, 2, _("Review"), "C3"),
+                                         (0.27, 3, _("Net"), "C2")):
         ax.bar([p + offset for p in positions], [float(row[index]) for row in net_by_month],
                0.27, label=label, color=colour)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xticks(positions, months, rotation=45 if len(months) > 6 else 0,
                   ha="right" if len(months) > 6 else "center")
-    ax.set_title("Gross, review and net freed hours per month")
-    ax.set_xlabel("Month")
-    ax.set_ylabel("Hours (h)")
+    ax.set_title(_("Gross, review and net freed hours per month"))
+    ax.set_xlabel(_("Month"))
+    ax.set_ylabel(_("Hours (h)"))
     ax.yaxis.set_major_formatter(_hours_tick)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize="small", **_OUTSIDE)

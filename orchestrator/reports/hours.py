@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, Protocol
 
+from orchestrator.i18n import _
 from orchestrator.reports.periods import Period, ReportError
 
 DEFAULT_FTE_HOURS_PER_YEAR = Decimal(1695)
@@ -148,18 +149,22 @@ class HoursReport:
         fte = self.fte_hours_per_year
         return "\n".join(
             [
-                f"Period {self.period.label}: {self.period.days} calendar days, from "
-                f"{self.period.start.isoformat()} to {self.period.end.isoformat()} (exclusive).",
-                "Gross freed minutes are credited when an item is done, using the minutes per "
-                "item configured for the process. Review is the time people spent on the "
-                "robots' business exceptions and dead items: the minutes recorded when a "
-                "review task is resolved, or, where none is resolved yet, the process's "
-                "configured exception minutes (estimated). Net = gross - review; nothing else "
-                "is subtracted. Freed hours = net minutes / 60.",
-                f"FTE (period) = freed hours / ({fte} hours x {self.period.days} days / "
-                f"{DAYS_PER_YEAR}): the staffing freed on average during the period.",
-                f"FTE-years = freed hours / {fte}: the freed work counted in person-years.",
-                "Figures are exact decimals; only the display is rounded.",
+                _("Period {period}: {days} calendar days, from {start} to {end} (exclusive)."
+                  ).format(period=self.period.label, days=self.period.days,
+                           start=self.period.start.isoformat(),
+                           end=self.period.end.isoformat()),
+                _("Gross freed minutes are credited when an item is done, using the minutes "
+                  "per item configured for the process. Review is the time people spent on "
+                  "the robots' business exceptions and dead items: the minutes recorded when "
+                  "a review task is resolved, or, where none is resolved yet, the process's "
+                  "configured exception minutes (estimated). Net = gross - review; nothing "
+                  "else is subtracted. Freed hours = net minutes / 60."),
+                _("FTE (period) = freed hours / ({fte} hours x {days} days / {year}): the "
+                  "staffing freed on average during the period.").format(
+                      fte=fte, days=self.period.days, year=DAYS_PER_YEAR),
+                _("FTE-years = freed hours / {fte}: the freed work counted in person-years."
+                  ).format(fte=fte),
+                _("Figures are exact decimals; only the display is rounded."),
             ]
         )
 

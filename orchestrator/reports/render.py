@@ -26,6 +26,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from orchestrator.i18n import _
 from orchestrator.reports.allocation import AllocationResult, CostRow, RollupKey
 from orchestrator.reports.export import Column, Report, cell_text
 from orchestrator.reports.hours import HoursReport, HoursRow
@@ -33,6 +34,11 @@ from orchestrator.reports.hours import HoursReport, HoursRow
 BLOCKS = " \u258f\u258e\u258d\u258c\u258b\u258a\u2589\u2588"  # 0/8 .. 8/8 of a cell
 _GROUP_TITLES = {"process": "Process", "owner": "Owner", "cost_centre": "Cost centre",
                  "unit": "Unit", "department": "Department", "sector": "Sector"}
+
+
+def group_title(group: str) -> str:
+    """The heading of a grouping, in the report language."""
+    return _(_GROUP_TITLES[group])
 
 
 def bar(value: Decimal | int | float, maximum: Decimal | int | float, width: int = 10) -> str:
@@ -44,9 +50,14 @@ def bar(value: Decimal | int | float, maximum: Decimal | int | float, width: int
     return BLOCKS[8] * full + (BLOCKS[rest] if rest else "")
 
 
+def _label(key: str) -> str:
+    """A row's key as shown: the total row's in the report language."""
+    return _("Total") if key == "Total" else key
+
+
 def _hours_row(row: HoursRow) -> dict[str, Any]:
     return {
-        "key": row.key,
+        "key": _label(row.key),
         "items_done": row.items_done,
         "business_exceptions": row.business_exceptions,
         "gross_hours": row.gross_hours,
@@ -62,62 +73,51 @@ def hours_to_report(report: HoursReport, *, title: str | None = None) -> Report:
     """The freed-hours rollup as a generic table with a total row."""
     group = "cost_centre" if report.group_by in ("cost-centre", "cost_centre") else report.group_by
     columns = (
-        Column("key", _GROUP_TITLES[group], "text"),
-        Column("items_done", "Items done", "int", description="Items completed in the period."),
-        Column(
-            "business_exceptions",
-            "Business exceptions",
+        Column("key", group_title(group), "text"),
+        Column("items_done", _("Items done"), "int",
+               description=_("Items completed in the period.")),
+        Column("business_exceptions", _("Business exceptions"),
             "int",
-            description="Items stopped by a business rule; these free no time.",
+            description=_("Items stopped by a business rule; these free no time."),
         ),
-        Column(
-            "gross_hours",
-            "Gross hours",
+        Column("gross_hours", _("Gross hours"),
             "hours",
-            description="Manual minutes credited when items were done (as configured then), "
-            "/ 60.",
+            description=_("Manual minutes credited when items were done (as configured then), "
+            "/ 60."),
         ),
-        Column(
-            "review_hours",
-            "Review hours",
+        Column("review_hours", _("Review hours"),
             "hours",
-            description="Time people spent on the robots' business exceptions and dead "
+            description=_("Time people spent on the robots' business exceptions and dead "
             "items: minutes recorded in review resolutions, or the configured exception "
-            "minutes where no resolution exists yet.",
+            "minutes where no resolution exists yet."),
         ),
-        Column(
-            "review_estimated_hours",
-            "of which estimated",
+        Column("review_estimated_hours", _("of which estimated"),
             "hours",
-            description="The part of review hours that is still an estimate (tasks not "
-            "resolved yet).",
+            description=_("The part of review hours that is still an estimate (tasks not "
+            "resolved yet)."),
         ),
-        Column(
-            "freed_hours",
-            "Net freed hours",
+        Column("freed_hours", _("Net freed hours"),
             "hours",
-            description="Gross hours - review hours.",
+            description=_("Gross hours - review hours."),
         ),
-        Column(
-            "fte",
-            "FTE (period)",
+        Column("fte", _("FTE (period)"),
             "decimal",
-            description="Average staffing freed during the period (of the net hours).",
+            description=_("Average staffing freed during the period (of the net hours)."),
         ),
-        Column(
-            "fte_years",
-            "FTE-years",
+        Column("fte_years", _("FTE-years"),
             "decimal",
-            description=f"Freed hours / {report.fte_hours_per_year} hours per FTE-year.",
+            description=_("Net freed hours / {hours} hours per FTE-year.").format(
+                hours=report.fte_hours_per_year),
         ),
     )
     return Report(
-        title=title or f"Freed hours by {_GROUP_TITLES[group].lower()}, {report.period.label}",
+        title=title or _("Freed hours by {group}, {period}").format(
+            group=group_title(group).lower(), period=report.period.label),
         columns=columns,
         rows=tuple(_hours_row(row) for row in report.rows),
         total=_hours_row(report.total),
         method=report.method(),
-        subtitle=f"Period {report.period.label}",
+        subtitle=_("Period {period}").format(period=report.period.label),
     )
 
 
@@ -125,18 +125,18 @@ def monthly_to_report(report: HoursReport, rows: Sequence[tuple[str, str, Any]])
     """Gross, review and net per group and month (rows are (group, month, LedgerRow))."""
     group = "cost_centre" if report.group_by in ("cost-centre", "cost_centre") else report.group_by
     columns = (
-        Column("key", _GROUP_TITLES[group], "text"),
-        Column("month", "Month", "text"),
-        Column("items_done", "Items done", "int", description="Items completed that month."),
-        Column("gross_hours", "Gross hours", "hours",
-               description="Manual minutes credited when items were done, / 60."),
-        Column("review_hours", "Review hours", "hours",
-               description="Minutes people recorded in review resolutions, or the configured "
-               "exception minutes where no resolution exists yet, / 60."),
-        Column("review_estimated_hours", "of which estimated", "hours",
-               description="The part of review hours that is still an estimate."),
-        Column("freed_hours", "Net freed hours", "hours",
-               description="Gross hours - review hours."),
+        Column("key", group_title(group), "text"),
+        Column("month", _("Month"), "text"),
+        Column("items_done", _("Items done"), "int", description=_("Items completed that month.")),
+        Column("gross_hours", _("Gross hours"), "hours",
+               description=_("Manual minutes credited when items were done, / 60.")),
+        Column("review_hours", _("Review hours"), "hours",
+               description=_("Minutes people recorded in review resolutions, or the configured "
+               "exception minutes where no resolution exists yet, / 60.")),
+        Column("review_estimated_hours", _("of which estimated"), "hours",
+               description=_("The part of review hours that is still an estimate.")),
+        Column("freed_hours", _("Net freed hours"), "hours",
+               description=_("Gross hours - review hours.")),
     )
 
     def cells(key: str, month: str, row: Any) -> dict[str, Any]:
@@ -147,16 +147,16 @@ def monthly_to_report(report: HoursReport, rows: Sequence[tuple[str, str, Any]])
 
     total = report.total
     return Report(
-        title=f"Gross, review and net hours by {_GROUP_TITLES[group].lower()} and month, "
-              f"{report.period.label}",
+        title=_("Gross, review and net hours by {group} and month, {period}").format(
+            group=group_title(group).lower(), period=report.period.label),
         columns=columns,
         rows=tuple(cells(key, month, row) for key, month, row in rows),
-        total={"key": "Total", "month": "", "items_done": total.items_done,
+        total={"key": _("Total"), "month": "", "items_done": total.items_done,
                "gross_hours": total.gross_hours, "review_hours": total.review_hours,
                "review_estimated_hours": total.estimated_hours,
                "freed_hours": total.freed_hours},
         method=report.method(),
-        subtitle=f"Period {report.period.label}",
+        subtitle=_("Period {period}").format(period=report.period.label),
     )
 
 
@@ -171,7 +171,7 @@ def _slug(name: str, taken: set[str]) -> str:
 
 def _cost_row(row: CostRow, line_keys: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "key": row.key,
+        "key": _label(row.key),
         "owner": row.owner,
         "cost_centre": row.cost_centre,
         "items_done": row.items_done,
@@ -202,19 +202,17 @@ def costs_to_report(
     group = "cost_centre" if by in ("cost-centre", "cost_centre") else by
     taken: set[str] = set()
     line_keys = {name: _slug(name, taken) for name in result.line_names}
-    columns = [Column("key", _GROUP_TITLES[group], "text")]
+    columns = [Column("key", group_title(group), "text")]
     if group == "process":
-        columns += [Column("owner", "Owner"), Column("cost_centre", "Cost centre")]
+        columns += [Column("owner", _("Owner")), Column("cost_centre", _("Cost centre"))]
     columns += [
-        Column("items_done", "Items done", "int"),
-        Column("business_exceptions", "Business exceptions", "int"),
-        Column(
-            "robot_hours",
-            "Robot hours",
+        Column("items_done", _("Items done"), "int"),
+        Column("business_exceptions", _("Business exceptions"), "int"),
+        Column("robot_hours", _("Robot hours"),
             "hours",
-            description="Time in attempts, failed ones included.",
+            description=_("Time in attempts, failed ones included."),
         ),
-        Column("freed_hours", "Freed hours", "hours", description="Freed minutes / 60."),
+        Column("freed_hours", _("Freed hours"), "hours", description=_("Freed minutes / 60.")),
     ]
     for outcome in result.lines:
         description = outcome.explain()
@@ -224,22 +222,22 @@ def costs_to_report(
             )
         )
     columns += [
-        Column("cost", "Cost", "money", description="Sum of the cost lines."),
-        Column(
-            "cost_per_freed_hour", "Cost per freed hour", "money", description="Cost / freed hours."
-        ),
-        Column("value", "Value of freed hours", "money", description="Freed hours x hourly rate."),
-        Column("net_benefit", "Net benefit", "money", description="Value - cost."),
+        Column("cost", _("Cost"), "money", description=_("Sum of the cost lines.")),
+        Column("cost_per_freed_hour", _("Cost per freed hour"), "money",
+               description=_("Cost / freed hours.")),
+        Column("value", _("Value of freed hours"), "money",
+               description=_("Freed hours x hourly rate.")),
+        Column("net_benefit", _("Net benefit"), "money", description=_("Value - cost.")),
     ]
     rows = [*result.by(by), *[r for r in (result.unallocated_row(),) if r is not None]]
     label = f", {period_label}" if period_label else ""
     return Report(
-        title=title or f"Costs by {_GROUP_TITLES[group].lower()}{label}",
+        title=title or _("Costs by {group}").format(group=group_title(group).lower()) + label,
         columns=tuple(columns),
         rows=tuple(_cost_row(row, line_keys) for row in rows),
         total=_cost_row(result.total(), line_keys),
         method=result.method(),
-        subtitle=f"Period {period_label}" if period_label else "",
+        subtitle=_("Period {period}").format(period=period_label) if period_label else "",
     )
 
 
@@ -297,14 +295,15 @@ def hours_table(report: HoursReport) -> Table:
     table = rich_table(
         hours_to_report(report),
         keys=["key", "items_done", "gross_hours", "review_hours", "freed_hours", "fte"],
-        titles={"items_done": "Done", "gross_hours": "Gross h", "review_hours": "Review h",
-                "freed_hours": "Net h", "fte": "FTE"},
+        titles={"items_done": _("Done"), "gross_hours": _("Gross h"),
+                "review_hours": _("Review h"), "freed_hours": _("Net h"), "fte": _("FTE")},
         bar_key="freed_hours",
         bar_width=8,
     )
     estimated = report.total.estimated_hours
-    table.caption = ("net = gross - review" + (
-        f"; {estimated:.1f} review hours are estimates (unresolved tasks)" if estimated else ""))
+    table.caption = _("net = gross - review") + (
+        "; " + _("{hours} review hours are estimates (unresolved tasks)").format(
+            hours=f"{estimated:.1f}".replace(".", ",")) if estimated else "")
     return table
 
 
@@ -317,16 +316,16 @@ def costs_table(
         report,
         keys=["key", "cost", "value", "net_benefit", "freed_hours", "cost_per_freed_hour"],
         titles={
-            "cost": "Cost",
-            "value": "Value",
-            "net_benefit": "Net",
-            "freed_hours": "Freed h",
-            "cost_per_freed_hour": "NOK/h",
+            "cost": _("Cost"),
+            "value": _("Value"),
+            "net_benefit": _("Net"),
+            "freed_hours": _("Freed h"),
+            "cost_per_freed_hour": _("NOK/h"),
         },
         bar_key="cost",
         bar_width=6,
     )
-    table.caption = "NOK; value = freed hours x hourly rate; net = value - cost"
+    table.caption = _("NOK; value = freed hours x hourly rate; net = value - cost")
     return table
 
 

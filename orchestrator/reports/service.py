@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
+from orchestrator.i18n import _
 from orchestrator.organisation import Organisation
 from orchestrator.reports.allocation import AllocationResult, CostLine, RollupKey, allocate
 from orchestrator.reports.candidates import (
@@ -139,20 +140,21 @@ def _with_method(report: Report, extra: list[str]) -> Report:
 
 def _negative_notes(ledger: Ledger) -> list[str]:
     return [
-        f"{process}: business exceptions took {format_number(-minutes / 60, 2)} hours more "
-        "than the robot freed; the net is negative, and costs value it as 0 freed hours."
+        _("{process}: business exceptions took {hours} hours more than the robot freed; the "
+          "net is negative, and costs value it as 0 freed hours.").format(
+              process=process, hours=format_number(-minutes / 60, 2))
         for process, minutes in ledger.negative()
     ]
 
 
-SOURCE_NOTE = (
-    "Source: the audit log and the review tasks. item.completed credits the process's "
-    "manual minutes per item as configured when the item was done (gross). Every business "
-    "exception and dead item opens a review task; its resolution records the minutes a "
-    "person spent, counted in the month the task opened. Until it is resolved, a business "
-    "exception counts the exception minutes configured then, marked as estimated. Net = "
-    "gross - review. Changing a process later does not change an earlier period."
-)
+def source_note() -> str:
+    return _(
+        "Source: the audit log and the review tasks. item.completed credits the process's "
+        "manual minutes per item as configured when the item was done (gross). Every business "
+        "exception and dead item opens a review task; its resolution records the minutes a "
+        "person spent, counted in the month the task opened. Until it is resolved, a business "
+        "exception counts the exception minutes configured then, marked as estimated. Net = "
+        "gross - review. Changing a process later does not change an earlier period.")
 
 
 # -- hours -------------------------------------------------------------------------------
@@ -176,25 +178,29 @@ class HoursOutcome:
     def table(self) -> Report:
         """The generic table (terminal, JSON, CSV, XLSX) with the full method text."""
         return _with_method(hours_to_report(self.report), [
-            SOURCE_NOTE,
-            "Owner and cost centre are those recorded in each event, so a process handed "
-            "over during the period counts under each owner for its own share.",
+            source_note(),
+            _("Owner and cost centre are those recorded in each event, so a process handed "
+              "over during the period counts under each owner for its own share."),
             *self._org_note(),
-            f"FTE hours per year: {self.report.fte_hours_per_year} (from {self.fte_source}).",
+            _("FTE hours per year: {hours} (from {source}).").format(
+                hours=self.report.fte_hours_per_year, source=self.fte_source),
             *self.warnings,
         ])
 
     def _org_note(self) -> list[str]:
         if self.roll is None:
             return []
+        level = _(self.roll.level)
         if not self.roll.trees:
-            return [f"No organisation is loaded: each owner is its own {self.roll.level}."]
+            return [_("No organisation is loaded: each owner is its own {level}.").format(
+                level=level)]
         if self.roll.fixed is not None:
-            return [f"Owners are rolled up to {self.roll.level} under one organisation, the "
-                    "one in force on the --as-of date, for the whole period."]
-        return [f"Owners are rolled up to {self.roll.level} under the organisation in force "
-                "when each event happened, so moving a unit does not change an earlier "
-                "period; --as-of DATE rolls everything up under the tree of that date."]
+            return [_("Owners are rolled up to {level} under one organisation, the one in "
+                      "force on the --as-of date, for the whole period.").format(level=level)]
+        return [_("Owners are rolled up to {level} under the organisation in force when each "
+                  "event happened, so moving a unit does not change an earlier period; "
+                  "--as-of DATE rolls everything up under the tree of that date.").format(
+                      level=level)]
 
     def per_month(self) -> list[tuple[str, str, LedgerRow]]:
         """(group, month, figures) for every group and month with events, in order.
@@ -219,13 +225,13 @@ class HoursOutcome:
         """Gross, review and net per group and month: the table, CSV and XLSX of
         ``--per-month``."""
         return _with_method(monthly_to_report(self.report, self.per_month()), [
-            SOURCE_NOTE, *self._org_note(), *self.warnings])
+            source_note(), *self._org_note(), *self.warnings])
 
     def net_by_month(self) -> list[tuple[str, float, float, float]]:
         """(month, gross, review, net) hours, the months with figures, for the chart."""
         sums: dict[str, list[Decimal]] = {m.label: [Decimal(0)] * 3
                                           for m in self.period.months()}
-        for label, _, row in self.ledger.pieces or ():
+        for label, _start, row in self.ledger.pieces or ():
             cell = sums.setdefault(label, [Decimal(0)] * 3)
             cell[0] += row.gross_minutes / 60
             cell[1] += row.review_minutes / 60
@@ -373,20 +379,21 @@ class CostsOutcome:
     def warnings(self) -> list[str]:
         notes = _negative_notes(self.ledger)
         if not self.lines:
-            notes.append(f"{self.source.path} has no costs for {self.period.label}.")
+            notes.append(_("{path} has no costs for {period}.").format(
+                path=self.source.path, period=self.period.label))
         return notes
 
     def table(self) -> Report:
         """The generic table with the full method text."""
         report = costs_to_report(self.result, by=self.by, period_label=self.period.label)
         return _with_method(report, [
-            f"Costs from {self.source.path} ({self.source.origin}); hourly rate from "
-            f"{self.rate_source}.",
-            SOURCE_NOTE,
-            "Robot time is the duration of every attempt, failed ones included (completed, "
-            "business exception, retry scheduled, dead, lease expired, released).",
-            "Costs are split per process; a process handed over during the period is shown "
-            "under the owner and cost centre of its latest event.",
+            _("Costs from {path} ({origin}); hourly rate from {rate}.").format(
+                path=self.source.path, origin=self.source.origin, rate=self.rate_source),
+            source_note(),
+            _("Robot time is the duration of every attempt, failed ones included (completed, "
+              "business exception, retry scheduled, dead, lease expired, released)."),
+            _("Costs are split per process; a process handed over during the period is shown "
+              "under the owner and cost centre of its latest event."),
             *self.warnings,
         ])
 

@@ -10,36 +10,22 @@ the locale's own format (`1 234,5` in bokmål) and times the configured zone
 from __future__ import annotations
 
 import gettext
-import io
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel import Locale
 from babel.dates import format_datetime
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
-LANGUAGES = {"nb": "Norsk bokmål", "en": "English"}
-LOCALES = {"nb": "nb_NO", "en": "en_GB"}
+from orchestrator.i18n import LANGUAGES, LOCALES, catalogue
+
 CATALOGUES = Path(__file__).with_name("locale")
 
 
-@cache
 def translations(lang: str) -> gettext.NullTranslations:
-    """The catalogue of a language (English is the source text itself)."""
-    path = CATALOGUES / lang / "LC_MESSAGES" / "messages.po"
-    if lang == "en" or not path.is_file():
-        return gettext.NullTranslations()
-    with path.open("rb") as handle:
-        catalog = read_po(handle, locale=Locale.parse(LOCALES[lang]))
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
+    """The console's catalogue of a language (English is the source text itself)."""
+    return catalogue(CATALOGUES / lang / "LC_MESSAGES" / "messages.po", lang)
 
 
 def pick_language(asked: str | None, cookie: str | None, accept: str, default: str) -> str:

@@ -21,7 +21,7 @@ import queues
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("queues", "bots", "orchestrator")
 BASE = {"errors", "durations", "settings", "logs", "yaml_errors", "secrets", "scrubbing",
-        "private_files", "organisation"}
+        "private_files", "organisation", "i18n"}
 # bottom to top: a module imports only from its own layer and from lower ranks
 RANKS = {
     "queues": 0, "bots": 0,
