@@ -15,12 +15,13 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from orchestrator.errors import UsageError
+from orchestrator.i18n import language as report_language
 from orchestrator.reports.candidates import CandidateError
 from orchestrator.reports.export import write_csv, write_xlsx
 from orchestrator.services import audit, items, reports
 from orchestrator.services.access import Permission
 from orchestrator.web.pages import query_list
-from orchestrator.web.render import page
+from orchestrator.web.render import language, page
 from orchestrator.web.security import Caller, page_caller, settings_of, store_of
 from queues import ItemFilter
 from queues.states import Status
@@ -182,11 +183,13 @@ def report_download(request: Request, caller: Page) -> Response:
     fmt = request.query_params.get("format", "csv")
     if fmt not in ("csv", "xlsx") or kind not in ("hours", "costs"):
         raise UsageError("download: kind hours or costs, format csv or xlsx")
-    if kind == "hours":
-        _, report = reports.hours(store, principal, settings, period, by)
-    else:
-        _, report = reports.costs(store, principal, settings, period, by)
-    with tempfile.TemporaryDirectory(prefix="rpa-report-") as folder:
+    # the file speaks the console's language: its headers, sheets and Method sheet
+    with report_language(language(request)), \
+            tempfile.TemporaryDirectory(prefix="rpa-report-") as folder:
+        if kind == "hours":
+            _, report = reports.hours(store, principal, settings, period, by)
+        else:
+            _, report = reports.costs(store, principal, settings, period, by)
         path = Path(folder) / f"report.{fmt}"
         writer = write_csv if fmt == "csv" else write_xlsx
         data = writer(report, path).read_bytes()

@@ -198,9 +198,10 @@ def test_finance_downloads_the_xlsx_and_its_totals_match_the_cli(page: Page,
     path = info.value.path()
     book = openpyxl.load_workbook(io.BytesIO(Path(path).read_bytes()))
     rows = list(book.worksheets[0].iter_rows(values_only=True))
-    header = rows.index(next(r for r in rows if r and "Cost" in r))
-    cost = rows[header].index("Cost")
-    total_nok = sum(r[cost] for r in rows[header + 1:] if r[0] and r[0] != "Total")
+    assert book.sheetnames == ["Rapport", "Metode"]  # downloaded from a bokmål console
+    header = rows.index(next(r for r in rows if r and "Kostnad" in r))
+    cost = rows[header].index("Kostnad")
+    total_nok = sum(r[cost] for r in rows[header + 1:] if r[0] and r[0] != "Sum")
     cli = rpa(console.env, "report", "costs", "--json")
     assert cli.returncode == 0, cli.stderr
     assert round(total_nok * 100) == json.loads(cli.stdout)["total_cost_ore"] > 0

@@ -125,11 +125,12 @@ def test_finance_lands_on_reports_and_the_xlsx_matches_the_report(web: Web) -> N
     assert page.status_code == 200 and "<svg" in page.text
     download = client.get("/reports/download?kind=costs&format=xlsx&period=this-year")
     assert download.headers["content-type"].startswith("application/vnd.openxmlformats")
-    rows = list(openpyxl.load_workbook(io.BytesIO(download.content)).worksheets[0]
-                .iter_rows(values_only=True))
-    header = rows.index(next(r for r in rows if r and "Cost" in r))
-    cost = rows[header].index("Cost")
-    total = sum(r[cost] for r in rows[header + 1:] if r[0] and r[0] != "Total")
+    book = openpyxl.load_workbook(io.BytesIO(download.content))
+    assert book.sheetnames == ["Rapport", "Metode"]  # the console's language, bokmål
+    rows = list(book.worksheets[0].iter_rows(values_only=True))
+    header = rows.index(next(r for r in rows if r and "Kostnad" in r))
+    cost = rows[header].index("Kostnad")
+    total = sum(r[cost] for r in rows[header + 1:] if r[0] and r[0] != "Sum")
     outcome = service.costs_report(web.store, "this-year", settings=web.settings)
     assert total * 100 == outcome.result.total_cost_ore > 0
     csv = client.get("/reports/download?kind=hours&format=csv&period=this-year")
