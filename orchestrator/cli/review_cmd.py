@@ -40,7 +40,9 @@ def _due(task: ReviewTask, now: float, *, short: bool = False) -> str:
     if not task.is_open:
         return "-"
     text = _when(task.due_at)[5:16] if short else _when(task.due_at)[:16]
-    return f"[bold red]{text} overdue[/]" if task.overdue(now) else text
+    if not task.overdue(now):
+        return text
+    return f"[bold red]{text} {'escalated' if task.escalated_at else 'overdue'}[/]"
 
 
 @review_app.command("list")
