@@ -17,6 +17,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.errors import UsageError
+
 if TYPE_CHECKING:
     from orchestrator.services.access import Principal
     from orchestrator.settings import Settings
@@ -112,3 +114,26 @@ STATE = State()
 def print_json(value: Any) -> None:
     """Machine-readable output: plain JSON on stdout, never wrapped or coloured."""
     sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def read_secret(from_stdin: bool, what: str = "password") -> str:
+    """A secret from one line of stdin (`--password-stdin`), or asked twice at a terminal.
+
+    Never from an argument: those land in shell histories and `ps`. Without a
+    terminal and without the flag there is nobody to ask, so that is a usage error.
+    """
+    if from_stdin:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    elif not sys.stdin.isatty():
+        raise UsageError(f"no terminal to ask for the {what}: pipe it with --password-stdin")
+    else:
+        import typer
+
+        secret = str(typer.prompt(what, hide_input=True))
+        if typer.prompt("again", hide_input=True) != secret:
+            raise UsageError(f"the two {what}s differ")
+    if not secret:
+        raise UsageError(f"the {what} is empty")
+    if "\x00" in secret or len(secret) > 4096:
+        raise UsageError(f"the {what} must be at most 4,096 characters, with no NUL")
+    return secret

@@ -7,7 +7,7 @@ import time
 import typer
 from rich.markup import escape
 
-from orchestrator.cli.common import STATE, console, make_table, principal, print_json
+from orchestrator.cli.common import STATE, console, make_table, principal, print_json, read_secret
 from orchestrator.errors import UsageError
 
 users_app = typer.Typer(help="Console and API accounts: add, list, disable, passwords.",
@@ -41,17 +41,7 @@ def web(
 
 
 def _password(given_by_stdin: bool) -> str:
-    import sys
-
-    if given_by_stdin:
-        line = sys.stdin.readline()
-        return line.rstrip("\r\n")
-    if not sys.stdin.isatty():
-        raise UsageError("no terminal to ask for the password: pipe it with --password-stdin")
-    first = typer.prompt("password", hide_input=True)
-    if typer.prompt("again", hide_input=True) != first:
-        raise UsageError("the two passwords differ")
-    return str(first)
+    return read_secret(given_by_stdin, "password")
 
 
 @users_app.command("add")

@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from orchestrator.cli.common import STATE, actor, console, make_table, print_json
+from orchestrator.cli.common import STATE, actor, console, make_table, print_json, read_secret
 from orchestrator.durations import format_time
+from orchestrator.errors import UsageError
 from orchestrator.worker.trace_modes import TRACE_HELP, TraceChoice
 
 if TYPE_CHECKING:  # the vault pulls in the store and the bots: loaded on use
@@ -79,10 +80,22 @@ def _vault() -> CredentialVault:
 @credentials_app.command("set")
 def credentials_set(
     name: str,
-    username: str = typer.Option(..., "--username", "-u", prompt=True),
+    username: str | None = typer.Option(None, "--username", "-u",
+                                        help="the user name (asked for at a terminal)"),
+    password_stdin: bool = typer.Option(False, "--password-stdin",
+                                        help="read the password from one line of stdin, "
+                                             "for scripts"),
 ) -> None:
-    """Store a credential; the secret is prompted for, never taken from the command line."""
-    secret = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    """Store a credential; the secret is asked for or read from stdin, never an argument."""
+    import sys
+
+    if username is None:
+        if password_stdin or not sys.stdin.isatty():
+            raise UsageError("give the user name with --username")
+        username = str(typer.prompt("Username"))
+    if not username.strip() or "\x00" in username or len(username) > 200:
+        raise UsageError("--username: give a name of 1 to 200 characters, with no NUL")
+    secret = read_secret(password_stdin, "password")
     created = _vault().set(name, username, secret)
     console.print(f"[green]✓[/] credential {name} {'stored' if created else 'replaced'}")
 
