@@ -103,6 +103,54 @@ class ReviewSection(BaseModel):
             raise ValueError(str(err)) from None
 
 
+LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+class BrowserSection(BaseModel):
+    """The browser a process's bot sees: window size, language, time zone and more.
+
+    The defaults are the worker's own: a 1280 x 900 window, the browser's locale
+    and zone. A target laid out for wider screens gets a wider window here, so a
+    click lands where the bot's author saw it. `http_credentials` names a stored
+    credential (`rpa credentials set`) for sites behind HTTP authentication; a
+    secret is never written in a process file.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    viewport: tuple[int, int] = Field(default=(1280, 900), description="[width, height] px")
+    locale: str | None = Field(default=None, description="e.g. nb-NO")
+    timezone: str | None = Field(default=None, description="an IANA zone, e.g. Europe/Oslo")
+    user_agent: str | None = Field(default=None, max_length=512)
+    accept_downloads: bool = True
+    http_credentials: str | None = Field(default=None, max_length=100,
+                                         description="the name of a stored credential")
+
+    @field_validator("viewport")
+    @classmethod
+    def _viewport(cls, value: tuple[int, int]) -> tuple[int, int]:
+        width, height = value
+        if not (320 <= width <= 7680 and 240 <= height <= 4320):
+            raise ValueError("give [width, height] in pixels, from [320, 240] to [7680, 4320]")
+        return value
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, value: str | None) -> str | None:
+        if value is not None and not LOCALE.match(value):
+            raise ValueError("write a language tag like nb-NO or en-GB")
+        return value
+
+    @field_validator("user_agent")
+    @classmethod
+    def _user_agent(cls, value: str | None) -> str | None:
+        if value is not None and (not value.isprintable() or not value.strip()):
+            raise ValueError("a user agent is one line of printable text")
+        return value
+
+    _zone = field_validator("timezone")(optional_zone)
+
+
 class ProcessConfig(BaseModel):
     """One process as its owner describes it."""
 
@@ -136,6 +184,8 @@ class ProcessConfig(BaseModel):
                                "work items, run by the scheduler on the process's triggers")
     retention: RetentionSection | None = Field(
         default=None, description="how long finished items keep their data")
+    browser: BrowserSection | None = Field(
+        default=None, description="window size, locale, time zone and the like for the bot")
     review: ReviewSection | None = Field(
         default=None, description="who reviews business exceptions and dead items, how soon")
     hash_reference: bool = Field(

@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -91,11 +92,14 @@ class BrowserHost:
     def connected(self) -> bool:
         return self._browser is not None and self._browser.is_connected()
 
-    async def new_context(self) -> BrowserContext:
+    async def new_context(self, options: Mapping[str, Any] | None = None) -> BrowserContext:
+        """A fresh context: Playwright's `new_context` arguments, by default a 1280 x 900
+        window (what the bots' authors see unless a process file asks for another)."""
         if not self.connected:
             await self.ensure_alive("browser not connected")
         assert self._browser is not None
-        return await self._browser.new_context(viewport={"width": 1280, "height": 900})
+        return await self._browser.new_context(
+            **(options or {"viewport": {"width": 1280, "height": 900}}))
 
     async def ensure_alive(self, reason: str) -> None:
         """Restart the browser unless it is connected (or another slot just restarted it)."""

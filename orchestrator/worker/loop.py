@@ -45,6 +45,7 @@ class Served:
     concurrency: int
     lease_seconds: float
     gate: ProcessGate | None = None  # working hours and queue trigger; None claims always
+    browser: dict[str, Any] = field(default_factory=dict)  # the process's `browser:` settings
 
 
 @dataclass
@@ -146,7 +147,8 @@ class Worker:
             self.served[name] = Served(
                 name=name, bot=bot, config=dict(spec.definition.get("bot_config", {})),
                 concurrency=spec.concurrency, lease_seconds=spec.lease_seconds,
-                gate=gate_for(infos[name], self.opt.timezone, current.gate if current else None))
+                gate=gate_for(infos[name], self.opt.timezone, current.gate if current else None),
+                browser=dict(spec.definition.get("browser") or {}))
         if self.opt.processes and failures and not self.served:
             raise failures[0]  # `--process` named only processes this worker cannot run
 
@@ -319,7 +321,7 @@ class Worker:
     async def _work(self, slot: Slot, item: ClaimedItem, served: Served) -> None:
         with structlog.contextvars.bound_contextvars(item_id=item.id, process=served.name,
                                                      attempt=item.attempt):
-            outcome = await slot.run(served.bot, item, served.config)
+            outcome = await slot.run(served.bot, item, served.config, served.browser)
             self._recording.add(item.id)
             try:
                 await asyncio.to_thread(self._record, item, outcome)

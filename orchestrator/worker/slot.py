@@ -12,8 +12,10 @@ error keeps the context; a hang, or a second error in a row, starts a fresh one.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +35,7 @@ log = structlog.get_logger("worker.slot")
 FRESH_CONTEXT_AFTER = 2
 """Application errors in a row after which a slot starts over in a fresh context."""
 MAX_SESSIONS = 4
+DEFAULT_VIEWPORT = (1280, 900)  # a process's `browser: {viewport: [w, h]}` changes it
 """Logged-in contexts a slot keeps, one per bot; the least recently used goes first."""
 
 
@@ -69,6 +72,7 @@ class _Session:
     generation: int  # the browser's, when the context was opened
     logged_in: bool = False
     failures: int = 0  # application errors in a row in this context
+    options: str = ""  # the process's `browser:` settings the context was made with
 
 
 class Slot:
@@ -102,10 +106,16 @@ class Slot:
                 and session.generation == self.env.browser.generation
                 and not session.page.is_closed())
 
-    async def _ready(self, bot: Bot) -> _Session:
-        """The bot's session in this slot: kept when still good, else a fresh context."""
+    async def _ready(self, bot: Bot, browser: Mapping[str, Any] | None = None) -> _Session:
+        """The bot's session in this slot: kept when still good, else a fresh context.
+
+        A context is made with the process's `browser:` settings (window size, locale,
+        ...); an item whose process asks for other settings gets a fresh one.
+        """
+        wanted = json.dumps(browser or {}, sort_keys=True)
         session = self._sessions.get(bot.name)
-        if session is not None and not self._usable(session, bot):
+        if session is not None and (not self._usable(session, bot)
+                                    or session.options != wanted):
             await self._drop(bot.name)
             session = None
         if session is not self._current:
@@ -114,17 +124,36 @@ class Slot:
         if session is None:
             while len(self._sessions) >= MAX_SESSIONS:
                 await self._drop(next(iter(self._sessions)))
-            context = await self.env.browser.new_context()
+            context = await self.env.browser.new_context(self._context_options(browser))
             try:
                 page = await context.new_page()
             except BaseException:
                 await self._close_context(context)
                 raise
             session = self._sessions[bot.name] = _Session(bot.name, context, page,
-                                                          self.env.browser.generation)
+                                                          self.env.browser.generation,
+                                                          options=wanted)
         self._sessions.move_to_end(bot.name)
         self._current = session
         return session
+
+    def _context_options(self, browser: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Playwright's `new_context` arguments for a process's `browser:` settings."""
+        wanted = dict(browser or {})
+        width, height = wanted.get("viewport") or DEFAULT_VIEWPORT
+        options: dict[str, Any] = {"viewport": {"width": int(width), "height": int(height)},
+                                   "accept_downloads": bool(wanted.get("accept_downloads",
+                                                                       True))}
+        for key, argument in (("locale", "locale"), ("timezone", "timezone_id"),
+                              ("user_agent", "user_agent")):
+            if wanted.get(key):
+                options[argument] = wanted[key]
+        if wanted.get("http_credentials"):
+            cred: Credential = self.env.credentials(str(wanted["http_credentials"]))
+            SECRETS.add(cred.password, username=cred.username)
+            options["http_credentials"] = {"username": cred.username,
+                                           "password": cred.password}
+        return options
 
     async def _drop(self, bot_name: str) -> None:
         """Close one bot's context in this slot (its login goes with it)."""
@@ -171,7 +200,8 @@ class Slot:
         return BotContext(log=logger, config=config, credentials=credentials, evidence=attach,
                           item=info)
 
-    async def run(self, bot: Bot, item: ClaimedItem, config: dict[str, Any]) -> Outcome:
+    async def run(self, bot: Bot, item: ClaimedItem, config: dict[str, Any],
+                  browser: Mapping[str, Any] | None = None) -> Outcome:
         """Do one item; never raises except on cancellation."""
         started = time.perf_counter()
         evidence = EvidenceDir(self.env.evidence_root, item.process, item.id, item.attempt)
@@ -187,7 +217,7 @@ class Slot:
                            seconds=time.perf_counter() - started)
         step = "the item"
         try:
-            session = await self._ready(bot)
+            session = await self._ready(bot, browser)
             page = session.page
             if not session.logged_in:
                 step = "the login"

@@ -337,3 +337,32 @@ def test_model_can_be_built_from_a_dict_too() -> None:
                                         "retry": {"backoff": "1m"}})
     assert cfg.cost_centre == "1"
     assert cfg.retry.backoff == 60.0
+
+
+BASE_PROCESS = {"name": "x", "owner": "o", "cost_centre": "1", "bot": "noop",
+                "manual_minutes_per_item": 1}
+
+
+@pytest.mark.parametrize(("browser", "words"), [
+    ({"viewport": [10, 10]}, r"from \[320, 240\]"),
+    ({"viewport": [1600]}, "viewport"),
+    ({"viewport": "wide"}, "viewport"),
+    ({"viewport": [1600.5, 900]}, "viewport"),
+    ({"locale": "norsk!"}, "nb-NO"),
+    ({"timezone": "Mars/Base"}, "time zone"),
+    ({"user_agent": "a\nb"}, "one line"),
+    ({"user_agent": "a\x00b"}, "one line"),
+    ({"http_credentials": "x" * 101}, "100 characters"),
+    ({"password": "hunter2"}, "Extra inputs"),
+])
+def test_a_bad_browser_section_names_the_key(browser: dict[str, object], words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        ProcessConfig.model_validate({**BASE_PROCESS, "browser": browser})
+
+
+def test_a_browser_section_is_kept_in_the_definition() -> None:
+    cfg = ProcessConfig.model_validate({**BASE_PROCESS, "browser": {
+        "viewport": [1600, 1000], "locale": "nb-NO", "timezone": "Europe/Oslo"}})
+    assert cfg.to_spec().definition["browser"] == {
+        "viewport": [1600, 1000], "locale": "nb-NO", "timezone": "Europe/Oslo",
+        "accept_downloads": True}
