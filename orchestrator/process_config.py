@@ -160,7 +160,8 @@ class ProcessConfig(BaseModel):
     description: str = ""
     owner: str = Field(min_length=1, description="the unit / process owner credited")
     cost_centre: str = Field(min_length=1)
-    bot: str = Field(min_length=1, description="a bot from `rpa bots list`")
+    bot: str = Field(min_length=1, max_length=200, description="a bot from `rpa bots list`, "
+                     "or package.module:Class from a folder of RPA_BOTS_PATH")
     queue: str | None = None
     manual_minutes_per_item: float = Field(gt=0, le=10_000)
     exception_minutes_per_item: float = Field(default=0.0, ge=0, le=10_000)

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
                                   "workers`; default: the host name")
     web_language: str = Field(default="nb", pattern="^(nb|en)$",
                               description="the console's language until a user picks one")
+    bots_path: str | None = Field(default=None, description="folders of bots named by module "
+                                  "path in process files (bot: my_bots.invoices:InvoiceBot), "
+                                  "separated like PATH")
     report_language: str = Field(default="en", pattern="^(nb|en)$",
                                  description="the language of `rpa report` labels, files and "
                                  "Method sheets (--lang overrides it)")

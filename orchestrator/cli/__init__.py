@@ -60,9 +60,13 @@ app.add_typer(org_app, name="org")
 
 @app.callback()
 def _setup() -> None:
+    import os
+
     from orchestrator.logs import configure
     common.STATE.reset()
     configure(common.STATE.settings.log_format)
+    if common.STATE.settings.bots_path:  # the bots package reads it where it loads a bot
+        os.environ["RPA_BOTS_PATH"] = common.STATE.settings.bots_path
 
 
 def error_exit_code(err: Exception) -> int | None:

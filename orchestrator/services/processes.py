@@ -114,6 +114,9 @@ def _check_owner(store: Store, asker: Principal, path: Path, spec: ProcessSpec) 
     if spec.name in known and known[spec.name].owner != asker.owner:
         raise AccessDenied(f"{path.name}: the name {spec.name!r} belongs to another owner")
     before = known[spec.name].definition if spec.name in known else {}
+    if ":" in spec.bot and before.get("bot") != spec.bot:
+        raise AccessDenied(f"{path.name}: bot: a bot named by module path is code from the "
+                           "bots folder; only an administrator may set or change it")
     for key in CODE_KEYS:
         if spec.definition.get(key) not in (None, before.get(key)):
             raise AccessDenied(f"{path.name}: {key}: only an administrator may set or change "
