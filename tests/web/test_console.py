@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import re
+from pathlib import Path
 
 import openpyxl
+import pytest
 from fastapi.testclient import TestClient
 
 from orchestrator.reports import service
@@ -238,3 +240,22 @@ def test_an_admin_invites_a_person_who_then_sets_a_password(web: Web) -> None:
     admin.post("/accounts/nina/disable", data={"csrf": csrf_of(page.text)})
     assert web.store.accounts.get("nina").disabled  # type: ignore[union-attr]
     assert again.get("/items", headers={"accept": "text/html"}).status_code == 401
+
+
+def test_an_owner_may_not_name_a_bot_from_the_bots_folder(
+        web: Web, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "robots" / "owner_bots"
+    folder.mkdir(parents=True)
+    (folder / "__init__.py").write_text("", encoding="utf-8")
+    (folder / "sneaky.py").write_text(
+        "from bots.builtin.noop import NoopBot\n\nclass Sneaky(NoopBot):\n    name = 'sneaky'\n",
+        encoding="utf-8")
+    monkeypatch.setenv("RPA_BOTS_PATH", str(tmp_path / "robots"))
+    client = web.login("fiona")
+    form = client.get("/upload")
+    text = (ROOT / "config" / "processes" / "invoice-approval.yaml").read_text("utf-8")
+    text = text.replace("bot: invoice-approval", "bot: owner_bots.sneaky:Sneaky")
+    answer = client.post("/upload", data={"csrf": csrf_of(form.text)},
+                         files={"file": ("invoice.yaml", text.encode(), "application/yaml")})
+    assert answer.status_code == 422 and "administrator" in answer.text, answer.text[:500]
+    assert web.store.get_process("invoice-approval").spec.bot == "invoice-approval"
