@@ -39,6 +39,13 @@ class Bot:
         """Do the work for one validated item; return the output (model or dict)."""
         raise NotImplementedError
 
+    async def close(self, page: Page, ctx: BotContext) -> None:
+        """Optional: log out before the slot drops this bot's context or shuts down.
+
+        Runs only after a successful login, bounded by `login_timeout`; a failure is
+        logged and the context closed anyway. `ctx.item` is None here.
+        """
+
     @classmethod
     def input_fields(cls) -> dict[str, str]:
         """Field name -> type, for `rpa bots list`."""

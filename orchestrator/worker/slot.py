@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -73,6 +74,13 @@ class _Session:
     logged_in: bool = False
     failures: int = 0  # application errors in a row in this context
     options: str = ""  # the process's `browser:` settings the context was made with
+    bot: Bot | None = None  # for its `close` (a log-out) when the context goes
+    config: dict[str, Any] = field(default_factory=dict)  # the bot_config it last ran with
+
+
+def _no_evidence(name: str, data: bytes) -> Path:
+    """Evidence belongs to an item's attempt; a bot's `close` has none."""
+    raise RuntimeError(f"evidence {name!r} in close(): attach evidence while handling an item")
 
 
 class Slot:
@@ -132,7 +140,7 @@ class Slot:
                 raise
             session = self._sessions[bot.name] = _Session(bot.name, context, page,
                                                           self.env.browser.generation,
-                                                          options=wanted)
+                                                          options=wanted, bot=bot)
         self._sessions.move_to_end(bot.name)
         self._current = session
         return session
@@ -163,7 +171,22 @@ class Slot:
         if session is self._current:
             self._current = None
             self.tracer.forget()
+        await self._say_goodbye(session)
         await self._close_context(session.context)
+
+    async def _say_goodbye(self, session: _Session) -> None:
+        """The bot's `close` (a log-out) before its context goes; bounded, never raises."""
+        bot = session.bot
+        if bot is None or not session.logged_in or session.page.is_closed() \
+                or type(bot).close is Bot.close:
+            return
+        ctx = BotContext(log=structlog.get_logger("bot").bind(slot=self.index, bot=bot.name),
+                         config=session.config, credentials=self.env.credentials,
+                         evidence=_no_evidence)
+        try:
+            await asyncio.wait_for(bot.close(session.page, ctx), bot.login_timeout)
+        except Exception as err:  # a failed log-out must not keep the slot from closing
+            log.warning("bot.close_failed", bot=bot.name, error=str(err))
 
     @staticmethod
     async def _close_context(context: BrowserContext) -> None:
@@ -218,6 +241,7 @@ class Slot:
         step = "the item"
         try:
             session = await self._ready(bot, browser)
+            session.config = config
             page = session.page
             if not session.logged_in:
                 step = "the login"

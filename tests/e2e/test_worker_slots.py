@@ -180,3 +180,27 @@ def test_trace_off_records_none_but_keeps_the_screenshot(
     (item,) = history(pipeline, "untraced")
     assert "trace" not in item.history[0].evidence
     assert Path(item.history[0].evidence["screenshot"]).is_file()
+
+
+class LoggingOutBot(CountingBot):
+    """Logs out when its context goes (counted), and once it fails to."""
+
+    name = "logging-out"
+    closes: ClassVar[list[str]] = []
+
+    async def close(self, page: Any, ctx: BotContext) -> None:
+        assert ctx.item is None
+        type(self).closes.append(ctx.config.get("tag", ""))
+        await page.goto(PAGE)
+
+
+def test_a_bot_logs_out_when_its_context_goes(pipeline: Pipeline,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(registry.BUILTIN, "logging-out", f"{__name__}:LoggingOutBot")
+    LoggingOutBot.closes = []
+    register(pipeline, "with-logout", bot="logging-out", bot_config={"tag": "first"})
+    # two errors in a row drop the context (a log-out), then the worker stops (another)
+    enqueue(pipeline, "with-logout", [True, True, False])
+    report = pipeline.run(slots=1)
+    assert (report.done, report.application) == (1, 2)
+    assert LoggingOutBot.closes == ["first", "first"]
