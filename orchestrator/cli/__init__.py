@@ -43,6 +43,7 @@ app.command()(purge)
 app.add_typer(audit_app, name="audit")
 app.command()(worker)
 app.add_typer(bots_app, name="bots")
+app.add_typer(bots_app, name="bot", hidden=True)  # `rpa bot run` reads naturally too
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(keys_app, name="keys")
 app.add_typer(report_app, name="report")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
 from orchestrator.cli.common import STATE, actor, console, make_table, print_json, read_secret
 from orchestrator.durations import format_time
@@ -122,3 +125,97 @@ def credentials_delete(name: str) -> None:
         console.print(f"no credential named {name}")
         raise typer.Exit(2)
     console.print(f"[green]✓[/] credential {name} deleted")
+
+
+@bots_app.command("run")
+def bots_run(
+    target: str = typer.Argument(..., help="a registered process (its bot, bot_config and "
+                                 "browser settings), or a bot's name or module path"),
+    data: str | None = typer.Option(None, "--data", "-d", help="one payload as JSON"),
+    file: Path | None = typer.Option(None, "--file", "-f", help="payloads from .csv, .json, "
+                                     ".jsonl or .xlsx (at most 20 rows)"),
+    config: str | None = typer.Option(None, "--config", help="bot_config as JSON (merged "
+                                      "over the process's)"),
+    headed: bool = typer.Option(False, "--headed", help="show the browser window"),
+    slowmo: int = typer.Option(0, "--slowmo", min=0, max=10_000,
+                               help="milliseconds between browser actions"),
+    trace: TraceChoice = typer.Option(TraceChoice.light, "--trace", help=TRACE_HELP),
+    pause_on_error: bool = typer.Option(False, "--pause-on-error", help="open Playwright's "
+                                        "inspector on a failed item (with --headed)"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Run one or a few items visibly, through the worker's own code, without a queue."""
+    import asyncio
+
+    from orchestrator.worker.one_run import RunOptions, resolve, run_items
+
+    if (data is None) == (file is None):
+        raise UsageError("give either --data '{...}' or --file FILE")
+    if pause_on_error and not headed:
+        raise UsageError("--pause-on-error opens a window: add --headed")
+    extra = _json_object(config, "--config") if config is not None else None
+    goal = resolve(STATE.store, target, extra)
+    payloads = _payloads(data, file, goal.bot)
+    folder, results = asyncio.run(run_items(
+        STATE.store, STATE.settings, goal, payloads,
+        RunOptions(headed=headed, slow_mo=float(slowmo), trace=trace.value,
+                   pause_on_error=pause_on_error)))
+    failed = [o for _, o in results if o.kind == "application"]
+    if json_out:
+        print_json({"target": goal.label, "bot": goal.bot.name, "evidence_dir": str(folder),
+                    "items": [{"reference": r, "outcome": o.kind, "code": o.code,
+                               "error_type": o.error_type, "message": o.message,
+                               "output": o.output, "evidence": o.evidence,
+                               "seconds": round(o.seconds, 3)} for r, o in results]})
+    else:
+        table = make_table(f"{goal.label}: {len(results)} item(s), bot {goal.bot.name}")
+        for title in ("reference", "outcome", "detail"):
+            table.add_column(title, overflow="fold")
+        colour = {"done": "green", "business": "yellow", "application": "red"}
+        for reference, o in results:
+            detail = (json.dumps(o.output, ensure_ascii=False) if o.kind == "done"
+                      else f"{o.code or o.error_type or ''}: {o.message or ''}")
+            table.add_row(escape(reference), f"[{colour[o.kind]}]{o.kind}[/]",
+                          escape(detail[:500]))
+        console.print(table)
+        for reference, o in results:
+            for kind, path in sorted(o.evidence.items()):
+                console.print(f"[dim]{escape(reference)} {kind}: {escape(str(path))}[/]")
+        console.print(f"[dim]evidence in {escape(str(folder))}; nothing was queued[/]")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _json_object(text: str, flag: str) -> dict[str, Any]:
+    from orchestrator.item_readers import BadRow, parse_json_object
+
+    try:
+        return parse_json_object(text)
+    except BadRow as bad:
+        raise UsageError(f"{flag}: {bad}") from None
+
+
+def _payloads(data: str | None, file: Path | None, bot: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(reference, payload) pairs, each checked against the bot's input model."""
+    from pydantic import ValidationError
+
+    if data is not None:
+        pairs = [("run-1", _json_object(data, "--data"))]
+    else:
+        from orchestrator.item_files import read_items
+
+        assert file is not None
+        items = read_items(file, bot.Input.model_json_schema(), STATE.settings.timezone,
+                           check=True)
+        if len(items) > 20:
+            raise UsageError(f"{file}: {len(items)} rows; `rpa bot run` takes at most 20 "
+                             "(enqueue the rest)")
+        pairs = [(i.reference, i.payload) for i in items]
+    for reference, payload in pairs:
+        try:
+            bot.Input.model_validate(payload)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "payload"
+            raise UsageError(f"{reference}: {where}: {first['msg']}") from None
+    return pairs

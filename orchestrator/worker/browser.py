@@ -51,10 +51,11 @@ class BrowserHost:
     """Owns the Playwright driver and one browser; restarts it when it dies."""
 
     def __init__(self, *, executable: str | None = None, ws_endpoint: str | None = None,
-                 headless: bool = True):
+                 headless: bool = True, slow_mo: float = 0.0):
         self.executable = executable
         self.ws_endpoint = ws_endpoint
         self.headless = headless
+        self.slow_mo = slow_mo  # ms between actions, to watch a bot work (`rpa bot run`)
         self._pw: Playwright | None = None
         self._browser: Browser | None = None
         self.generation = 0  # bumps on every (re)start: contexts of older ones are dead
@@ -80,7 +81,7 @@ class BrowserHost:
             else:
                 self._browser = await chromium.launch(
                     executable_path=self.executable, args=CHROMIUM_ARGS,
-                    headless=self.headless)
+                    headless=self.headless, slow_mo=self.slow_mo)
         except Exception as err:
             where = self.ws_endpoint or self.executable or "Playwright's own Chromium"
             raise BrowserUnavailable(f"cannot start the browser ({where}): {err}") from err
