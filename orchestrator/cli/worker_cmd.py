@@ -219,3 +219,31 @@ def _payloads(data: str | None, file: Path | None, bot: Any) -> list[tuple[str, 
             where = ".".join(str(p) for p in first["loc"]) or "payload"
             raise UsageError(f"{reference}: {where}: {first['msg']}") from None
     return pairs
+
+
+@bots_app.command("new")
+def bots_new(
+    name: str = typer.Argument(..., help="the bot's name, e.g. parking-permits"),
+    where: Path = typer.Option(Path(), "--dir", help="where to create its folder"),
+) -> None:
+    """Create a bot project: the bot, a process file, items, a test against a local form."""
+    from orchestrator.scaffold import create
+
+    if not where.is_dir():
+        raise UsageError(f"--dir {where}: no such folder")
+    folder = create(name, where)
+    module = name.replace("-", "_")
+    console.print(f"[green]✓[/] created {escape(str(folder))}")
+    console.print("Next:")
+    for step in (f"cd {folder}",
+                 "pytest tests                 # the bot against tests/fixture.html",
+                 "export RPA_BOTS_PATH=$PWD    # where `bot: " + module + ".bot:...` is found",
+                 f"rpa process register {name}.yaml",
+                 f"rpa bot run {name} --data '{{\"name\": \"Kari\", \"amount\": 12}}'",
+                 f"rpa enqueue {name} -f items.csv && rpa worker --process {name} "
+                 "--until-empty"):
+        console.print(f"  {escape(step)}", soft_wrap=True)
+
+
+def _cls(name: str) -> str:
+    return "".join(w.capitalize() for w in name.split("-") if w) + "Bot"
