@@ -23,12 +23,14 @@ from typing import Any
 
 import structlog
 from playwright.async_api import BrowserContext, Page
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 from pydantic import BaseModel, ValidationError
 
 from bots import Bot, BotContext, BusinessRuleError, Credential, ItemInfo, SessionExpired
 from orchestrator.scrubbing import SECRETS
 from orchestrator.worker.browser import BrowserHost
 from orchestrator.worker.evidence import EvidenceDir
+from orchestrator.worker.repair_hints import hint_for
 from orchestrator.worker.tracing import TraceMode, TraceRecorder
 from queues import ClaimedItem
 
@@ -275,12 +277,16 @@ class Slot:
             raise
         except Exception as err:
             timed_out = isinstance(err, TimeoutError)
+            hint = (await hint_for(self.page, str(err))
+                    if isinstance(err, PlaywrightTimeout) else None)
             await self._capture(evidence, keep_trace=True)
             await self._recover(timed_out)
             limit = bot.login_timeout if step == "the login" else bot.item_timeout
             message = (f"{step} took longer than {limit:g}s" if timed_out
                        else str(err).strip().splitlines()[0] if str(err).strip()
                        else type(err).__name__)
+            if hint:
+                message = f"{message} Repair hint: {hint}"
             return Outcome("application", error_type=type(err).__name__,
                            message=SECRETS.scrub(message)[:2000], evidence=evidence.files,
                            seconds=time.perf_counter() - started)

@@ -204,3 +204,31 @@ def test_a_bot_logs_out_when_its_context_goes(pipeline: Pipeline,
     report = pipeline.run(slots=1)
     assert (report.done, report.application) == (1, 2)
     assert LoggingOutBot.closes == ["first", "first"]
+
+
+UPGRADED = ("data:text/html,<h1>Faktura</h1><button>Godkjenn faktura</button>"
+            "<a href='/alle'>Godkjenn alle</a><button>Avvis</button>")
+
+
+class ApprovingBot(CountingBot):
+    """Looks for the button the target had before its upgrade."""
+
+    name = "approving"
+    item_timeout = 5.0
+
+    async def handle(self, item: Order, page: Any, ctx: BotContext) -> dict[str, Any]:
+        await page.goto(UPGRADED)
+        await page.get_by_role("button", name="Godkjenn", exact=True).click(timeout=500)
+        return {"ok": True}
+
+
+def test_a_broken_locator_leaves_a_repair_hint(pipeline: Pipeline,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(registry.BUILTIN, "approving", f"{__name__}:ApprovingBot")
+    register(pipeline, "approvals", bot="approving")
+    enqueue(pipeline, "approvals", [False])
+    pipeline.run(slots=1)
+    [item] = history(pipeline, "approvals")
+    assert item.status == "dead"
+    assert "Repair hint: button 'Godkjenn' not found; closest: button 'Godkjenn faktura', " \
+           "link 'Godkjenn alle'" in (item.error_message or "")
