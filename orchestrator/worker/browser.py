@@ -13,7 +13,8 @@ import asyncio
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,29 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 SYSTEM_BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+@contextmanager
+def _driver_in_own_session() -> Iterator[None]:
+    """Start Playwright's driver (and so the browser) in a session of its own.
+
+    Ctrl-C at a terminal signals the whole process group: the driver and the
+    browser died with the first signal, before the worker could let its items
+    in flight finish as it promises. In a session of their own they hear only
+    the worker, which closes them when it is done; if the worker is killed, the
+    driver sees its pipe close and takes the browser down with it.
+    """
+    original = asyncio.create_subprocess_exec
+
+    async def spawn(*args: Any, **kwargs: Any) -> asyncio.subprocess.Process:
+        kwargs.setdefault("start_new_session", True)
+        return await original(*args, **kwargs)
+
+    asyncio.create_subprocess_exec = spawn
+    try:
+        yield
+    finally:
+        asyncio.create_subprocess_exec = original
 
 
 def find_browser(explicit: str | None = None) -> str | None:
@@ -64,7 +88,8 @@ class BrowserHost:
 
     async def start(self) -> None:
         if self._pw is None:
-            self._pw = await async_playwright().start()
+            with _driver_in_own_session():
+                self._pw = await async_playwright().start()
         await self._launch()
 
     async def _launch(self) -> None:
