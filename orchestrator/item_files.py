@@ -13,7 +13,7 @@ spreadsheet's "12.50" satisfies `"type": "number"`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,13 +81,32 @@ def _reference(value: Any) -> str:
     return text
 
 
+def _key(row: dict[str, Any], columns: Sequence[str]) -> str:
+    """The reference built from named columns (kept in the payload), joined by " / "."""
+    parts = []
+    for column in columns:
+        if column not in row:
+            raise BadRow(None, f"has no column {column!r}, which the reference is built from")
+        value = row[column]
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise BadRow(None, f"column {column!r} is empty, and the reference is built from "
+                               f"{', '.join(columns)}")
+        parts.append(_reference(value))
+    return " / ".join(parts)
+
+
 def _item(row: dict[str, Any], schema: dict[str, Any] | None, tz: str,
-          coerce: bool) -> NewItem:
+          coerce: bool, reference_from: Sequence[str] | None = None) -> NewItem:
     props = (schema or {}).get("properties", {})
-    reference = _reference(row.get("reference"))
+    if reference_from:
+        reference = _key(row, reference_from)
+        steering = tuple(c for c in CONTROL if c != "reference")
+    else:
+        reference = _reference(row.get("reference"))
+        steering = CONTROL
     nested = row.get("payload")
     payload_src: dict[str, Any] = nested if isinstance(nested, dict) else {
-        k: v for k, v in row.items() if k not in CONTROL}
+        k: v for k, v in row.items() if k not in steering}
     payload = {k: _coerce(v, props.get(k, {}).get("type")) if coerce else v
                for k, v in payload_src.items()}
     try:
@@ -100,10 +119,12 @@ def _item(row: dict[str, Any], schema: dict[str, Any] | None, tz: str,
                    deadline=deadline, defer_until=defer)
 
 
-def _readers(tz: str, formulas: str) -> dict[str, Callable[[Path], Iterator[Row]]]:
-    xlsx = XlsxOptions(formulas=formulas, timezone=tz)
-    return {".csv": csv_rows, ".json": json_rows, ".jsonl": jsonl_rows,
-            ".ndjson": jsonl_rows, ".xlsx": lambda path: xlsx_rows(path, xlsx)}
+def _readers(tz: str, formulas: str, key_columns: Sequence[str] = ("reference",)
+             ) -> dict[str, Callable[[Path], Iterator[Row]]]:
+    xlsx = XlsxOptions(formulas=formulas, timezone=tz, key_columns=key_columns)
+    return {".csv": lambda path: csv_rows(path, key_columns), ".json": json_rows,
+            ".jsonl": jsonl_rows, ".ndjson": jsonl_rows,
+            ".xlsx": lambda path: xlsx_rows(path, xlsx)}
 
 
 def _undecodable_line(path: Path) -> int:
@@ -118,23 +139,28 @@ def _undecodable_line(path: Path) -> int:
 
 def read_items(path: Path, schema: dict[str, Any] | None = None,
                tz: str = "Europe/Oslo", *, check: bool = False,
-               formulas: str = "refuse") -> list[NewItem]:
+               formulas: str = "refuse",
+               reference_from: Sequence[str] | None = None) -> list[NewItem]:
     """Every item in the file, or an `InputFileError` naming the file and the first bad row.
 
     `schema` steers the coercion of text cells; with `check` every payload must
     also satisfy it and be storable. `formulas` says what an XLSX formula
     without a calculated value becomes: "refuse" (the default) or "blank".
+    `reference_from` names the column(s) the queue key is built from (kept in the
+    payload, a `reference` column too); by default it is the `reference` column.
     """
     return [item for _, item in read_item_rows(path, schema, tz, check=check,
-                                               formulas=formulas)]
+                                               formulas=formulas,
+                                               reference_from=reference_from)]
 
 
 def read_item_rows(path: Path, schema: dict[str, Any] | None = None,
                    tz: str = "Europe/Oslo", *, check: bool = False,
-                   formulas: str = "refuse") -> list[tuple[int, NewItem]]:
+                   formulas: str = "refuse", reference_from: Sequence[str] | None = None
+                   ) -> list[tuple[int, NewItem]]:
     """Every item with its row number (as a spreadsheet counts: the header is row 1)."""
     suffix = path.suffix.lower()
-    readers = _readers(tz, formulas)
+    readers = _readers(tz, formulas, tuple(reference_from or ("reference",)))
     if suffix not in readers:
         raise InputFileError(f"{path}: unknown file type {suffix!r}: use one of "
                              f"{', '.join(FORMATS)}")
@@ -150,7 +176,7 @@ def read_item_rows(path: Path, schema: dict[str, Any] | None = None,
     unit = {".csv": "row", ".xlsx": "row", ".json": "item"}.get(suffix, "line")
     try:
         for number, row in readers[suffix](path):
-            item = _item(row, schema, tz, coerce)
+            item = _item(row, schema, tz, coerce, reference_from)
             if item.reference in seen:
                 raise BadRow(number, f"reference {clip(item.reference, 60)!r} already "
                                      f"appears in {unit} {seen[item.reference]}", unit=unit)

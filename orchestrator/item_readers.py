@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -75,8 +75,10 @@ def _parse_json(text: str) -> Any:
     return json.loads(text, object_pairs_hook=_pairs, parse_constant=NotANumber)
 
 
-def _header(names: list[str], unit: str, cell: Any) -> list[str]:
-    """Header names stripped of spaces; a blank or repeated one is refused, naming it."""
+def _header(names: list[str], unit: str, cell: Any,
+            key_columns: Sequence[str] = ("reference",)) -> list[str]:
+    """Header names stripped of spaces; a blank or repeated one is refused, naming it, and
+    so is a header without the column(s) the queue key comes from."""
     header = [name.strip() for name in names]
     seen: dict[str, int] = {}
     for index, name in enumerate(header):
@@ -86,8 +88,10 @@ def _header(names: list[str], unit: str, cell: Any) -> list[str]:
                          unit=unit)
         if name:
             seen[name] = index
-    if "reference" not in seen:
-        raise BadRow(1, "the header must have a 'reference' column (found: "
+    missing = [c for c in key_columns if c not in seen]
+    if missing:
+        named = ", ".join(repr(c) for c in missing)
+        raise BadRow(1, f"the header must have a {named} column (found: "
                         f"{', '.join(h for h in header if h) or 'nothing'})", unit=unit)
     return header
 
@@ -97,7 +101,7 @@ def _column_letter(index: int) -> str:
     return str(get_column_letter(index + 1))
 
 
-def csv_rows(path: Path) -> Iterator[Row]:
+def csv_rows(path: Path, key_columns: Sequence[str] = ("reference",)) -> Iterator[Row]:
     """Rows of a UTF-8 CSV file (a BOM is allowed), quoting as RFC 4180 says, strictly."""
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle, strict=True)
@@ -107,7 +111,7 @@ def csv_rows(path: Path) -> Iterator[Row]:
             if first is None:
                 raise BadFile("is empty: the first line must be a header with a "
                                    "'reference' column")
-            header = _header(first, "line", lambda i: f"column {i + 1}")
+            header = _header(first, "line", lambda i: f"column {i + 1}", key_columns)
             for index, name in enumerate(header):
                 if not name:
                     raise BadRow(1, f"column {index + 1} of the header has no name",
@@ -254,11 +258,13 @@ class XlsxOptions:
     wall-clock times with no zone, so they are read as this one's.
     """
 
-    def __init__(self, formulas: str = "refuse", timezone: str = "Europe/Oslo"):
+    def __init__(self, formulas: str = "refuse", timezone: str = "Europe/Oslo",
+                 key_columns: Sequence[str] = ("reference",)):
         if formulas not in ("refuse", "blank"):
             raise ValueError(f"formulas must be 'refuse' or 'blank', not {formulas!r}")
         self.formulas = formulas
         self.timezone = timezone
+        self.key_columns = tuple(key_columns)  # the header must have these
 
 
 def _cell_value(value: Any, number_format: str | None, tz: str) -> Any:
@@ -314,7 +320,8 @@ def _sheet_rows(values_book: Any, formula_book: Any, options: XlsxOptions) -> It
         first = next(values, ())
         next(formulas, ())
         names = ["" if c.value is None else str(c.value) for c in first]
-        header = _header(names, "row", lambda i: f"{_column_letter(i)}1")
+        header = _header(names, "row", lambda i: f"{_column_letter(i)}1",
+                         options.key_columns)
         for number, (cells, formula_cells) in enumerate(zip(values, formulas, strict=False),
                                                         start=2):
             row = _xlsx_row(number, header, cells, formula_cells, options)

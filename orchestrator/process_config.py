@@ -185,6 +185,9 @@ class ProcessConfig(BaseModel):
                                "work items, run by the scheduler on the process's triggers")
     retention: RetentionSection | None = Field(
         default=None, description="how long finished items keep their data")
+    reference_from: list[str] | None = Field(
+        default=None, description="the column(s) an items file's queue key is built from, "
+        "kept in the payload; default: the `reference` column")
     browser: BrowserSection | None = Field(
         default=None, description="window size, locale, time zone and the like for the bot")
     review: ReviewSection | None = Field(
@@ -216,6 +219,19 @@ class ProcessConfig(BaseModel):
     def _sla(cls, value: Any) -> float | None:
         return None if value is None else bounded_duration(value, 0, SLA_MAX, low_open=True)
     _zone = field_validator("timezone")(optional_zone)
+
+    @field_validator("reference_from", mode="before")
+    @classmethod
+    def _reference_from(cls, value: Any) -> Any:
+        columns = [value] if isinstance(value, str) else value
+        if columns is None:
+            return None
+        if not isinstance(columns, list) or not 1 <= len(columns) <= 5 or not all(
+                isinstance(c, str) and c.strip() and len(c) <= 100 and c.isprintable()
+                for c in columns) or len(set(columns)) != len(columns):
+            raise ValueError("name 1 to 5 different columns, e.g. invoice_number, or "
+                             "[supplier, invoice_date, total]")
+        return columns
 
     @field_validator("feeder")
     @classmethod

@@ -35,6 +35,10 @@ def enqueue(
     formulas: str = typer.Option("refuse", "--formulas",
                                  help="an XLSX formula with no calculated value: refuse "
                                       "the file, or read it as blank"),
+    reference_column: list[str] | None = typer.Option(
+        None, "--reference-column", help="build the queue key from this column (repeat for "
+        "several; kept in the payload); default: the process's reference_from, else the "
+        "'reference' column"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Add work items; all are validated first, and a known reference is not added twice."""
@@ -44,13 +48,19 @@ def enqueue(
 
     if (file is None) == (data is None):
         raise UsageError("give either --file FILE or --data '{...}'")
+    if reference_column and file is None:
+        raise UsageError("--reference-column reads a file: use --reference with --data")
+    if reference_column and (len(reference_column) > 5
+                             or any(not c.strip() for c in reference_column)):
+        raise UsageError("--reference-column: name 1 to 5 columns")
     if formulas not in ("refuse", "blank"):
         raise UsageError(f"--formulas: {formulas[:40]!r} is not refuse or blank")
     store = STATE.store
     info = store.get_process(process)
     if file is not None:
+        key = reference_column or info.spec.definition.get("reference_from")
         items = read_items(file, info.spec.input_schema, STATE.settings.timezone, check=True,
-                           formulas=formulas)
+                           formulas=formulas, reference_from=key)
     else:
         items = [_data_item(str(data), reference, priority)]
     if not items:

@@ -366,3 +366,18 @@ def test_a_browser_section_is_kept_in_the_definition() -> None:
     assert cfg.to_spec().definition["browser"] == {
         "viewport": [1600, 1000], "locale": "nb-NO", "timezone": "Europe/Oslo",
         "accept_downloads": True}
+
+
+@pytest.mark.parametrize(("given", "kept"), [
+    ("invoice_number", ["invoice_number"]),
+    (["supplier", "invoice_date", "total"], ["supplier", "invoice_date", "total"]),
+])
+def test_reference_from_names_the_key_columns(given: object, kept: list[str]) -> None:
+    cfg = ProcessConfig.model_validate({**BASE_PROCESS, "reference_from": given})
+    assert cfg.to_spec().definition["reference_from"] == kept
+
+
+@pytest.mark.parametrize("bad", [[], [""], ["a", "a"], ["a"] * 6, [1], "a\nb", {"a": 1}])
+def test_a_bad_reference_from_is_refused(bad: object) -> None:
+    with pytest.raises(ValueError, match="reference_from"):
+        ProcessConfig.model_validate({**BASE_PROCESS, "reference_from": bad})

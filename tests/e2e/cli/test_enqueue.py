@@ -194,3 +194,39 @@ def test_subprocess_on_postgres(sh: Shell, cli: Cli, pg_database: str, process_d
     assert result.code == 2, str(result)
     assert "'amount'" in result.err
     assert cli.references("invoices") == ["INV-1"]
+
+
+def test_the_queue_key_comes_from_a_chosen_column_and_stays_in_the_payload(
+        ready: Cli, tmp_path: Path) -> None:
+    # the file's own reference column is sometimes empty (no supplier reference)
+    csv = write_csv(tmp_path / "k.csv", "reference,invoice_number,amount",
+                    [",INV-1,1.50", "SUP-9,INV-2,2.50"])
+    assert ready("enqueue", "invoices", "-f", csv).code == 2  # empty 'reference' column
+    ids = ready.ok("enqueue", "invoices", "-f", csv, "--reference-column", "invoice_number",
+                   "--json").json()["ids"]
+    assert sorted(ids) == ["INV-1", "INV-2"]
+    item = ready.ok("items", "show", ids["INV-2"], "--json").json()
+    assert item["payload"]["invoice_number"] == "INV-2"
+    assert item["payload"]["reference"] == "SUP-9"  # the file's own column, kept
+    again = ready.ok("enqueue", "invoices", "-f", csv, "--reference-column", "invoice_number",
+                     "--json").json()
+    assert again["added"] == 0 and again["already_present"] == 2
+
+
+def test_a_key_built_from_several_columns(ready: Cli, tmp_path: Path) -> None:
+    csv = write_csv(tmp_path / "c.csv", "invoice_number,amount,paid",
+                    ["INV-7,10.00,true", "INV-7,12.00,false"])
+    ids = ready.ok("enqueue", "invoices", "-f", csv, "--reference-column", "invoice_number",
+                   "--reference-column", "amount", "--json").json()["ids"]
+    assert sorted(ids) == ["INV-7 / 10.00", "INV-7 / 12.00"]  # as written in the file
+    for args, words in [
+        (["--reference-column", "supplier"], "must have a 'supplier' column"),
+        (["--reference-column", " "], "1 to 5 columns"),
+    ]:
+        result = ready("enqueue", "invoices", "-f", csv, *args)
+        assert result.code == 2 and words in result.err, result
+    empty = write_csv(tmp_path / "e.csv", "invoice_number,amount", ["INV-8,", "INV-9,3"])
+    result = ready("enqueue", "invoices", "-f", empty, "--reference-column", "invoice_number",
+                   "--reference-column", "amount")
+    assert result.code == 2 and "row 2" in result.err and "'amount' is empty" in result.err
+    assert result.code == 2 and ready.references("invoices") == sorted(ids)
