@@ -126,9 +126,11 @@ def list_(
     reference: str | None = typer.Option(None, "--reference", "-r",
                                          help="this reference only (hashed ones too)"),
     limit: int = typer.Option(50, min=1, max=MAX_LIMIT, help="at most this many, newest first"),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = typer.Option(False, "--json", help="the items as JSON, with their "
+                                  "attempt count; `rpa items show ID --json` has every "
+                                  "attempt, its error and evidence"),
 ) -> None:
-    """Items, newest change first."""
+    """Items, newest change first (each attempt: `rpa items show ID`)."""
     from queues import ItemFilter
 
     since_at, until_at = parse_window(since, until, STATE.settings.timezone)
