@@ -24,6 +24,7 @@ from tenacity import (
 from bots._errors import BusinessRuleError, SessionExpired
 
 T = TypeVar("T")
+MAX_DOWNLOAD = 50 * 2**20  # bytes: a download kept as evidence
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,37 @@ class BotContext:
             with attempt:
                 result = await step()
         return result
+
+    async def download(self, page: Any, start: Callable[[], Awaitable[Any]], *,
+                       name: str = "download", timeout: float = 30.0) -> Path:
+        """Run `start` (the click that makes the target send a file) and keep the file.
+
+        The file is saved as evidence of this attempt, under the name `name` with
+        the suffix the target suggested (`receipt.pdf` -> `...-receipt.pdf`); its
+        path is returned, to read or to pass on. Larger than 50 MB is refused.
+        """
+        async with page.expect_download(timeout=timeout * 1000) as info:
+            await start()
+        download = await info.value
+        suffix = Path(download.suggested_filename or "").suffix[:10]
+        temporary = await download.path()
+        data = Path(temporary).read_bytes()
+        if len(data) > MAX_DOWNLOAD:
+            raise ValueError(f"the download {download.suggested_filename!r} is "
+                             f"{len(data):,} bytes; at most {MAX_DOWNLOAD:,} are kept")
+        return self._evidence(f"{name}{suffix}", data)
+
+    async def upload(self, field: Any, *paths: Path | str) -> None:
+        """Put files into a file field (`page.get_by_label("CV")`), checking they exist.
+
+        A missing file is a business exception (the item names a document that
+        is not there, and another try will not make it appear), not a timeout.
+        """
+        missing = [str(p) for p in paths if not Path(p).is_file()]
+        if missing:
+            raise BusinessRuleError(f"no such file to upload: {', '.join(missing)}",
+                                    code="FILE_MISSING")
+        await field.set_input_files([str(p) for p in paths])
 
     async def aclose(self) -> None:
         if self._http is not None:

@@ -212,6 +212,9 @@ class Slot:
             return cred
 
         def attach(name: str, data: bytes) -> Any:
+            given = Path(name).suffix  # "receipt.pdf": a download keeps its kind
+            if given and given[1:].isalnum():
+                return evidence.save(name[: -len(given)], data, given.lower())
             suffix = ".png" if data[:4] == b"\x89PNG" else ".bin"
             return evidence.save(name, data, suffix)
 

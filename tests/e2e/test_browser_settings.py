@@ -120,3 +120,75 @@ def _open_page(self: BaseHTTPRequestHandler) -> None:
     self.send_header("content-length", str(len(body)))
     self.end_headers()
     self.wfile.write(body)
+
+
+FILES_PAGE = b"""<html><body>
+<a href="/receipt">Last ned kvittering</a>
+<label>CV <input type="file" id="cv"></label>
+</body></html>"""
+
+
+class Files(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path == "/receipt":
+            body = b"%PDF-1.4 kvittering"
+            self.send_response(200)
+            self.send_header("content-type", "application/pdf")
+            self.send_header("content-disposition", 'attachment; filename="kvittering.pdf"')
+        else:
+            body = FILES_PAGE
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+class FilingBot(Bot):
+    """Downloads the receipt and uploads the CV the item names."""
+
+    name = "filing"
+    Input = Anything
+
+    async def handle(self, item: Anything, page: Any, ctx: BotContext) -> dict[str, Any]:
+        await page.goto(ctx.config["url"])
+        receipt = await ctx.download(page, page.get_by_role("link", name="Last ned").click,
+                                     name="receipt")
+        await ctx.upload(page.get_by_label("CV"), item.model_extra["cv"])
+        chosen = await page.evaluate("document.getElementById('cv').files[0].name")
+        return {"receipt": receipt.name, "bytes": receipt.read_bytes().decode(),
+                "uploaded": chosen}
+
+
+def test_a_bot_downloads_and_uploads_files(pipeline: Pipeline, tmp_path: Any,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(registry.BUILTIN, "filing", f"{__name__}:FilingBot")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Files)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        cv = tmp_path / "cv-kari.pdf"
+        cv.write_bytes(b"%PDF-1.4 cv")
+        config = ProcessConfig(name="filing", owner="Tests", cost_centre="1", bot="filing",
+                               manual_minutes_per_item=1, retry={"max_attempts": 1},
+                               bot_config={"url": f"http://127.0.0.1:{server.server_address[1]}/"})
+        pipeline.store.upsert_process(config.to_spec(), actor="test:e2e")
+        pipeline.store.enqueue("filing", [NewItem("F-1", {"cv": str(cv)}),
+                                          NewItem("F-2", {"cv": str(tmp_path / "gone.pdf")})],
+                               actor="test:e2e")
+        pipeline.run(slots=1)
+    finally:
+        server.shutdown()
+        server.server_close()
+    items = pipeline.items("filing")
+    done = items["F-1"]
+    assert done.output is not None
+    assert done.output["bytes"] == "%PDF-1.4 kvittering"
+    assert done.output["receipt"].endswith("-receipt.pdf")
+    assert done.output["uploaded"] == "cv-kari.pdf"
+    assert any(path.endswith("-receipt.pdf") for a in done.history
+               for path in (a.evidence or {}).values())
+    missing = items["F-2"]
+    assert (missing.status, missing.error_code) == ("business_failed", "FILE_MISSING")
