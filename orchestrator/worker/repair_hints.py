@@ -23,7 +23,10 @@ from typing import Any
 _WAITING = re.compile(
     r"waiting for (?:get_by_role\(\s*\"(?P<role>[\w-]+)\"(?:,\s*name=\"(?P<name>[^\"]*)\")?"
     r"|get_by_label\(\s*\"(?P<label>[^\"]*)\"|get_by_text\(\s*\"(?P<text>[^\"]*)\""
-    r"|get_by_placeholder\(\s*\"(?P<placeholder>[^\"]*)\"|get_by_title\(\s*\"(?P<title>[^\"]*)\")")
+    r"|get_by_placeholder\(\s*\"(?P<placeholder>[^\"]*)\"|get_by_title\(\s*\"(?P<title>[^\"]*)\""
+    r"|locator\(\s*\"(?P<css>[^\"]+)\")")
+# the words of a CSS selector a person would recognise: ids, classes, attribute values
+_CSS_WORDS = re.compile(r"[#.]([\w-]+)|=\s*['\"]?([\w-]+)")
 MAX_CANDIDATES = 400
 SHOWN = 3
 CUT_OFF = 0.45
@@ -80,9 +83,13 @@ class Wanted:
     name: str
     kind: str  # role, label, text, placeholder, title
 
+    selector: str = ""  # a CSS locator's own text, for the message
+
     def describe(self) -> str:
         if self.kind == "role":
             return f"{self.role} {self.name!r}" if self.name else f"a {self.role}"
+        if self.kind == "selector":
+            return f"selector {self.selector!r}"
         return f"{self.kind} {self.name!r}"
 
 
@@ -96,7 +103,12 @@ def wanted_from(error_text: str) -> Wanted | None:
     for kind in ("label", "text", "placeholder", "title"):
         if found.group(kind) is not None:
             return Wanted(None, found.group(kind), kind)
-    return None
+    css = found.group("css")
+    words = [a or b for a, b in _CSS_WORDS.findall(css)]
+    if not words:
+        return None
+    name = " ".join(words).replace("-", " ").replace("_", " ")
+    return Wanted(None, name, "selector", css)
 
 
 def closest(wanted: Wanted, candidates: list[tuple[str, str]]) -> list[tuple[str, str, float]]:

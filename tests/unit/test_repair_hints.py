@@ -43,3 +43,12 @@ def test_any_error_text_and_page_give_a_hint_or_none(text: str,
     if wanted is not None:
         assert len(closest(wanted, page)) <= 3
         assert "not found" in hint_text(wanted, closest(wanted, page))
+
+
+def test_a_css_locator_is_named_by_its_words() -> None:
+    wanted = wanted_from(LOG.format('locator("input[name=invoice_no]")'))
+    assert wanted == Wanted(None, "invoice no", "selector", "input[name=invoice_no]")
+    ranked = closest(wanted, [("textbox", "Invoice number"), ("button", "Save")])
+    assert hint_text(wanted, ranked) == ("selector 'input[name=invoice_no]' not found; "
+                                         "closest: textbox 'Invoice number'")
+    assert wanted_from(LOG.format('locator("div > span")')) is None  # no words to compare
