@@ -16,7 +16,8 @@ def test_the_locator_is_read_from_the_call_log() -> None:
     assert wanted_from(LOG.format('get_by_role("textbox")')) == Wanted("textbox", "", "role")
     assert wanted_from(LOG.format('get_by_label("Beløp")')) == Wanted(None, "Beløp", "label")
     assert wanted_from(LOG.format('get_by_text("Lagre")')) == Wanted(None, "Lagre", "text")
-    assert wanted_from(LOG.format('locator("#approve")')) is None
+    assert wanted_from(LOG.format('locator("#approve")')) == \
+        Wanted(None, "approve", "selector", "#approve")
     assert wanted_from("net::ERR_CONNECTION_REFUSED") is None
 
 
