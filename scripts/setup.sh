@@ -33,4 +33,11 @@ if ! have_browser; then
     echo "!! no Chromium found: install one (apt-get install chromium) or set RPA_BROWSER_PATH" >&2
   fi
 fi
+# A virtual screen, for `rpa bot run --headed` on a machine without one (and its test).
+if ! command -v xvfb-run >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+    && [ "$(id -u)" = 0 ]; then
+  echo "==> installing Debian's xvfb (a virtual screen for headed runs)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xauth >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xauth >/dev/null; }
+fi
 echo "==> ready: .venv/bin/rpa"

@@ -21,10 +21,13 @@ ROOT = Path(__file__).resolve().parents[2]
 COUNT = 12
 
 
-def rpa(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def rpa(home: Path, *args: str, stdin: str | None = None, raw: bool = False
+        ) -> subprocess.CompletedProcess[str]:
+    """`rpa ARGS` in `home` (with `raw`, ARGS is the whole command line)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RPA_")}
     env |= {"RPA_DATA_DIR": str(home / "data"), "RPA_BROWSER_PATH": "/usr/bin/chromium"}
-    return subprocess.run([RPA, *args], env=env, cwd=home, input=stdin, capture_output=True,
+    command = list(args) if raw else [RPA, *args]
+    return subprocess.run(command, env=env, cwd=home, input=stdin, capture_output=True,
                           text=True, timeout=300, check=False)
 
 
@@ -79,3 +82,21 @@ def test_bad_input_is_refused_before_a_browser_starts(home: Path, args: list[str
     result = rpa(home, "bot", "run", *args)
     assert result.returncode == 2, result.stdout + result.stderr
     assert words in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_headed_run_on_a_virtual_screen(home: Path) -> None:
+    """--headed opens a real window (on Xvfb here, installed by scripts/setup.sh)."""
+    applicant = next(a for a in applicant_data.generate_applicants(count=COUNT)
+                     if a.expected == "register")
+    csv = applicant_data.write_work_items(home / "in" / "one.csv", count=COUNT,
+                                          cv_dir=home / "in" / "cvs")
+    rows = csv.read_text(encoding="utf-8").splitlines()
+    one = home / "in" / "first.csv"
+    one.write_text("\n".join([rows[0], next(r for r in rows[1:]
+                                            if r.startswith(applicant.reference + ","))]) + "\n",
+                   encoding="utf-8")
+    run = rpa(home, "xvfb-run", "-a", RPA, "bot", "run", "applicant-registration", "--file",
+              str(one), "--headed", "--slowmo", "20", "--json", raw=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    [item] = json.loads(run.stdout)["items"]
+    assert item["outcome"] == "done" and item["output"]["registration_number"]
