@@ -13,8 +13,16 @@ call would touch every signature. A context variable keeps threads and
 requests apart.
 
 To add a text: write it as `_("...")` (or `_("... {name} ...").format(name=...)`
-for a value inside), then add its bokmål to `reports.po`;
-`tests/unit/test_report_i18n.py` fails for a text without one.
+for a value inside; never an f-string, whose text differs every call), then add
+its bokmål to `reports.po` as a `msgid "..."` / `msgstr "..."` pair with the
+same `{placeholders}`; the English stays the msgid, so English output does not
+change. `tests/unit/test_report_i18n.py` and `tests/integration/test_report_i18n.py`
+fail for a text without a translation, a fuzzy or stale entry, or a lost
+placeholder. A text that depends
+on a count uses `ngettext("{n} item", "{n} items", n).format(n=n)`, with a
+`msgid_plural` and `msgstr[0]`/`msgstr[1]` in the catalogue. Code that knows its
+language and should not depend on the block in force takes a `Translator`:
+`t = gettext_for("nb"); t._("Freed hours")`.
 """
 
 from __future__ import annotations
@@ -77,3 +85,33 @@ def _(text: str) -> str:
     """`text` in the language in force."""
     lang = _CURRENT.get()
     return text if lang == "en" else translations(lang).gettext(text)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """`singular` or `plural` for `n`, in the language in force."""
+    lang = _CURRENT.get()
+    if lang == "en":
+        return singular if n == 1 else plural
+    return translations(lang).ngettext(singular, plural, n)
+
+
+class Translator:
+    """The reports' texts in one fixed language, whatever block is in force."""
+
+    def __init__(self, lang: str, domain: str = "reports"):
+        if lang not in LANGUAGES:
+            raise ValueError(f"unknown language {lang!r}: use {', '.join(LANGUAGES)}")
+        self.lang = lang
+        self._catalogue = translations(lang, domain)
+
+    def _(self, text: str) -> str:
+        return self._catalogue.gettext(text)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self._catalogue.ngettext(singular, plural, n)
+
+
+@cache
+def gettext_for(lang: str) -> Translator:
+    """The `Translator` of the reports' catalogue for `lang` (`nb` or `en`)."""
+    return Translator(lang)

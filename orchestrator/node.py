@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from orchestrator.errors import UsageError
 from orchestrator.scheduling.housekeeping import Chore, Housekeeping, default_chores
 from orchestrator.scheduling.metrics import Metrics
 from orchestrator.scheduling.nodes import default_node_name
@@ -41,6 +42,7 @@ class ServiceOptions:
     """How a service node runs, beyond its worker's options."""
 
     metrics_port: int | None = None
+    metrics_host: str | None = None  # default: the settings' (127.0.0.1)
     node_name: str | None = None
     elect_every: float = ELECT_EVERY
 
@@ -80,7 +82,11 @@ async def serve(store: Store, settings: Settings, options: WorkerOptions,
         loop.add_signal_handler(sig, on_signal)
     port = service.metrics_port if service.metrics_port is not None else settings.metrics_port
     if port is not None:
-        metrics.serve(port)
+        host = service.metrics_host or settings.metrics_host
+        try:
+            metrics.serve(port, host)
+        except OSError as err:
+            raise UsageError(f"metrics on {host}:{port}: {err.strerror or err}") from err
     log.info("service.started", node=node, worker=worker is not None,
              database=settings.safe_db_url)
     scheduling = asyncio.create_task(scheduler.run(stop))

@@ -8,11 +8,13 @@ nothing but this package.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -56,6 +58,8 @@ class Settings(BaseSettings):
     browser_path: str | None = None
     browser_ws: str | None = None
     log_format: str = Field(default="auto", description="auto, json or console")
+    metrics_host: str = Field(default="127.0.0.1", description="the address /metrics listens "
+                              "on; 0.0.0.0 inside a container whose port is published")
     metrics_port: int | None = Field(
         default=None, ge=0, le=65535, description="Prometheus /metrics of `rpa serve` and "
         "`rpa scheduler` on 127.0.0.1:PORT; default: no metrics endpoint")
@@ -96,6 +100,11 @@ class Settings(BaseSettings):
                                        "(admin, operator, finance, auditor, owner:NAME)")
     oidc_label: str = Field(default="single sign-on", description="the login button's name")
 
+    @field_validator("metrics_host")
+    @classmethod
+    def _metrics_host(cls, value: str) -> str:
+        return listen_address(value)
+
     @classmethod
     def settings_customise_sources(
         cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -126,6 +135,24 @@ class Settings(BaseSettings):
     @property
     def evidence_dir(self) -> Path:
         return self.data_dir / "evidence"
+
+
+HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                      r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
+
+def listen_address(value: str) -> str:
+    """An address a server may listen on: an IP address or a host name."""
+    text = value.strip()
+    try:
+        ipaddress.ip_address(text)
+        return text
+    except ValueError:
+        pass
+    if HOSTNAME.match(text):
+        return text
+    raise ValueError(f"{value[:60]!r} is not an address to listen on: give an IP address "
+                     "(127.0.0.1, 0.0.0.0, ::) or a host name")
 
 
 def load_settings(**overrides: Any) -> Settings:

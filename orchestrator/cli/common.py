@@ -17,7 +17,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.errors import UsageError
+from orchestrator.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     from orchestrator.services.access import Principal
@@ -84,8 +84,16 @@ class State:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from pydantic import ValidationError
+
             from orchestrator.settings import load_settings
-            self._settings = load_settings()
+            try:
+                self._settings = load_settings()
+            except ValidationError as err:
+                raise ConfigError("settings: " + "; ".join(
+                    f"RPA_{'_'.join(str(p) for p in e['loc']).upper()}: "
+                    f"{str(e['msg']).removeprefix('Value error, ')}"
+                    for e in err.errors()[:5])) from None
         return self._settings
 
     @property

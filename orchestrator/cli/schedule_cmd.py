@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from orchestrator.cli.common import STATE, console, make_table, principal, print_json
 from orchestrator.durations import format_age
+from orchestrator.errors import UsageError
 from orchestrator.worker.trace_modes import TRACE_HELP, TraceChoice
 
 schedule_app = typer.Typer(help="Schedules: triggers, their next and last fires, windows.",
@@ -26,7 +27,10 @@ def serve(
     trace: TraceChoice = typer.Option(TraceChoice.light, "--trace", help=TRACE_HELP),
     no_trace: bool = typer.Option(False, "--no-trace", help="the same as --trace off"),
     metrics_port: int | None = typer.Option(None, "--metrics-port", min=0, max=65535,
-                                            help="Prometheus /metrics on 127.0.0.1:PORT"),
+                                            help="Prometheus /metrics on PORT"),
+    metrics_host: str | None = typer.Option(None, "--metrics-host", help="the address "
+                                            "/metrics listens on (default RPA_METRICS_HOST, "
+                                            "127.0.0.1; 0.0.0.0 in a container)"),
     node: str | None = typer.Option(None, "--node", help="this node's name in `rpa workers`"),
     web: bool = typer.Option(False, "--web", help="serve the web console and API beside"),
     web_host: str = typer.Option("127.0.0.1", "--web-host"),
@@ -55,6 +59,7 @@ def serve(
     try:
         report = asyncio.run(run_service(STATE.store, STATE.settings, options,
                                          ServiceOptions(metrics_port=metrics_port,
+                                                        metrics_host=_host(metrics_host),
                                                         node_name=node)))
     finally:
         if console_server is not None:
@@ -68,7 +73,10 @@ def serve(
 
 def scheduler(
     metrics_port: int | None = typer.Option(None, "--metrics-port", min=0, max=65535,
-                                            help="Prometheus /metrics on 127.0.0.1:PORT"),
+                                            help="Prometheus /metrics on PORT"),
+    metrics_host: str | None = typer.Option(None, "--metrics-host", help="the address "
+                                            "/metrics listens on (default RPA_METRICS_HOST, "
+                                            "127.0.0.1; 0.0.0.0 in a container)"),
     node: str | None = typer.Option(None, "--node", help="this node's name in `rpa workers`"),
 ) -> None:
     """Run only the scheduler (workers run apart, with `rpa worker`)."""
@@ -80,9 +88,21 @@ def scheduler(
     options = WorkerOptions()
     STATE.write_as(f"scheduler:{options.worker_id}")
     asyncio.run(run_service(STATE.store, STATE.settings, options,
-                            ServiceOptions(metrics_port=metrics_port, node_name=node),
+                            ServiceOptions(metrics_port=metrics_port,
+                                           metrics_host=_host(metrics_host), node_name=node),
                             with_worker=False))
     console.print("scheduler stopped")
+
+
+def _host(text: str | None) -> str | None:
+    """--metrics-host checked before anything starts: exit 2 for a bad one."""
+    if text is None:
+        return None
+    from orchestrator.settings import listen_address
+    try:
+        return listen_address(text)
+    except ValueError as err:
+        raise UsageError(f"--metrics-host: {err}") from None
 
 
 def short_time(epoch: float | None, tz: str, now: float) -> str:

@@ -31,7 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from orchestrator.i18n import _
+from orchestrator.i18n import _, language
 from orchestrator.reports.money import format_number, format_plain, ore_to_nok, plain_decimal
 from orchestrator.reports.periods import ReportError
 
@@ -115,13 +115,23 @@ def _number_format(column: Column) -> str | None:
     return "#,##0" if column.type == "int" else None
 
 
-def write_xlsx(report: Report, path: str | Path) -> Path:
-    """Write a "Report" sheet and a "Method" sheet; totals are values, not formulas."""
+def write_xlsx(report: Report, path: str | Path, *, lang: str | None = None) -> Path:
+    """Write a "Report" sheet and a "Method" sheet; totals are values, not formulas.
+
+    ``lang`` (``nb``/``en``) names the sheets and writes the Method sheet's own
+    texts in that language; None keeps the one in force (``i18n.language``,
+    English by default). The report's titles and method text are already in
+    the language the ``Report`` was made in.
+    """
+    with language(lang):
+        return _write_xlsx(report, Path(path))
+
+
+def _write_xlsx(report: Report, target: Path) -> Path:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, Side
     from openpyxl.utils import get_column_letter
 
-    target = Path(path)
     book = Workbook()
     sheet = book.active
     assert sheet is not None  # a new workbook always has one sheet
@@ -292,7 +302,8 @@ def write_chart(
     cost_value: Sequence[tuple[str, int, int]] | None = None,
     net_by_month: Sequence[tuple[str, float, float, float]] | None = None,
     title: str | None = None,
-    group: str = "Owner",
+    group: str | None = None,
+    lang: str | None = None,
 ) -> Path:
     """Draw one or both charts into one file; the suffix picks PNG or SVG.
 
@@ -301,10 +312,27 @@ def write_chart(
     cost_ore, value_ore)`` in display order (top first): paired horizontal bars.
     Given both, they are stacked in one figure. ``net_by_month`` holds ``(month,
     gross, review, net)`` hours: a panel of three bars a month, under the first.
+    ``group`` names the stacked groups (default "Owner"); ``lang`` (``nb``/``en``)
+    writes the axes, legends and default texts in that language, None keeps the
+    one in force (``i18n.language``, English by default).
     """
+    with language(lang):
+        return _write_chart(Path(path), hours_by_month=hours_by_month, cost_value=cost_value,
+                            net_by_month=net_by_month, title=title,
+                            group=_("Owner") if group is None else group)
+
+
+def _write_chart(
+    target: Path,
+    *,
+    hours_by_month: Mapping[str, Mapping[str, Decimal | int | float]] | None,
+    cost_value: Sequence[tuple[str, int, int]] | None,
+    net_by_month: Sequence[tuple[str, float, float, float]] | None,
+    title: str | None,
+    group: str,
+) -> Path:
     from matplotlib.figure import Figure
 
-    target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in (".png", ".svg"):
         raise ExportError(

@@ -27,7 +27,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from orchestrator.i18n import _
-from orchestrator.reports.allocation import AllocationResult, CostRow, RollupKey
+from orchestrator.reports.allocation import UNALLOCATED, AllocationResult, CostRow, RollupKey
 from orchestrator.reports.export import Column, Report, cell_text
 from orchestrator.reports.hours import HoursReport, HoursRow
 
@@ -171,7 +171,7 @@ def _slug(name: str, taken: set[str]) -> str:
 
 def _cost_row(row: CostRow, line_keys: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "key": _label(row.key),
+        "key": _("(unallocated)") if row.key == UNALLOCATED else _label(row.key),
         "owner": row.owner,
         "cost_centre": row.cost_centre,
         "items_done": row.items_done,

@@ -10,8 +10,10 @@ Prometheus servers, cost one pair of indexed queries per ttl. Finished states
 (done, business exceptions) are counted from the whole table, which costs time
 on a big database: those are refreshed only every `slow_ttl` seconds.
 
-The server binds 127.0.0.1 only: metrics name processes and queues, so they
-are exposed on purpose (a reverse proxy, an SSH tunnel), never by default.
+The server binds 127.0.0.1 unless told otherwise (`--metrics-host`,
+`RPA_METRICS_HOST`): metrics name processes and queues, so they are exposed on
+purpose (0.0.0.0 inside a container whose published port is the boundary, a
+reverse proxy, an SSH tunnel), never by default.
 """
 
 from __future__ import annotations
