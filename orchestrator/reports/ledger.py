@@ -323,7 +323,7 @@ def read_ledger(conn: sa.Connection, period: Period, *, monthly: bool = False,
     groups: dict[tuple[str, str, str], list[LedgerRow]] = {}
     for _, _, row in pieces:
         groups.setdefault((row.process, row.owner, row.cost_centre), []).append(row)
-    totals = [_sum_segment(rows) for rows in groups.values()]
+    totals = [sum_rows(rows) for rows in groups.values()]
     return Ledger(period, _sorted(totals), registered,
                   tuple((label, row) for label, _, row in pieces) if monthly else None,
                   tuple(pieces))
@@ -337,8 +337,9 @@ def _sorted(rows: Iterable[LedgerRow]) -> tuple[LedgerRow, ...]:
     return tuple(sorted(rows, key=_order))
 
 
-def _sum_segment(rows: Sequence[LedgerRow]) -> LedgerRow:
-    """The month buckets of one (process, owner, cost centre) added up."""
+def sum_rows(rows: Sequence[LedgerRow]) -> LedgerRow:
+    """Rows added up under the first one's process, owner and cost centre (the month
+    buckets of one segment, or the pieces of one group and month)."""
     first = rows[0]
     return LedgerRow(
         first.process, first.owner, first.cost_centre,

@@ -52,7 +52,13 @@ from orchestrator.reports.hours import (
     ProcessUsage,
     hours_rollup,
 )
-from orchestrator.reports.ledger import Ledger, LedgerRow, read_ledger, registered_processes
+from orchestrator.reports.ledger import (
+    Ledger,
+    LedgerRow,
+    read_ledger,
+    registered_processes,
+    sum_rows,
+)
 from orchestrator.reports.money import format_number
 from orchestrator.reports.periods import Period, PeriodError, parse_period
 from orchestrator.reports.render import costs_to_report, hours_to_report, monthly_to_report
@@ -218,7 +224,7 @@ class HoursOutcome:
                 key = getattr(row, "cost_centre" if by in ("cost-centre", "cost_centre")
                               else by)
             sums.setdefault((key, label), []).append(row)
-        return [(key, label, _sum_rows(rows)) for (key, label), rows in
+        return [(key, label, sum_rows(rows)) for (key, label), rows in
                 sorted(sums.items(), key=lambda kv: (kv[0][0], kv[0][1]))]
 
     def monthly_table(self) -> Report:
@@ -347,18 +353,6 @@ class OrgRollup:
 
 
 # -- costs -------------------------------------------------------------------------------
-def _sum_rows(rows: list[LedgerRow]) -> LedgerRow:
-    first = rows[0]
-    return LedgerRow(
-        first.process, first.owner, first.cost_centre,
-        sum(r.items_done for r in rows), sum(r.business_exceptions for r in rows),
-        sum((r.robot_seconds for r in rows), Decimal(0)),
-        sum((r.freed_minutes for r in rows), Decimal(0)), max(r.last_ts for r in rows),
-        sum((r.gross_minutes for r in rows), Decimal(0)),
-        sum((r.review_minutes for r in rows), Decimal(0)),
-        sum((r.estimated_minutes for r in rows), Decimal(0)))
-
-
 @dataclass(frozen=True)
 class CostsOutcome:
     """The cost allocation for a period, with its inputs and notes."""

@@ -56,12 +56,7 @@ class Protected(BaseHTTPRequestHandler):
             self.send_header("WWW-Authenticate", 'Basic realm="intranett"')
             self.end_headers()
             return
-        body = b"<html><body>velkommen</body></html>"
-        self.send_response(200)
-        self.send_header("content-type", "text/html")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        _send(self, b"<html><body>velkommen</body></html>")
 
     def log_message(self, *args: Any) -> None:
         return None
@@ -113,13 +108,18 @@ def test_the_process_file_sets_the_bots_browser(pipeline: Pipeline, site: str,
     assert opened.output["agent"] != "rpa-test-agent/1.0"
 
 
+def _send(handler: BaseHTTPRequestHandler, body: bytes, kind: str = "text/html",
+          **headers: str) -> None:
+    handler.send_response(200)
+    for name, value in {"content-type": kind, **headers}.items():
+        handler.send_header(name.replace("_", "-"), value)
+    handler.send_header("content-length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 def _open_page(self: BaseHTTPRequestHandler) -> None:
-    body = b"<html><body>open</body></html>"
-    self.send_response(200)
-    self.send_header("content-type", "text/html")
-    self.send_header("content-length", str(len(body)))
-    self.end_headers()
-    self.wfile.write(body)
+    _send(self, b"<html><body>open</body></html>")
 
 
 FILES_PAGE = b"""<html><body>
@@ -131,17 +131,10 @@ FILES_PAGE = b"""<html><body>
 class Files(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/receipt":
-            body = b"%PDF-1.4 kvittering"
-            self.send_response(200)
-            self.send_header("content-type", "application/pdf")
-            self.send_header("content-disposition", 'attachment; filename="kvittering.pdf"')
+            _send(self, b"%PDF-1.4 kvittering", "application/pdf",
+                  content_disposition='attachment; filename="kvittering.pdf"')
         else:
-            body = FILES_PAGE
-            self.send_response(200)
-            self.send_header("content-type", "text/html")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            _send(self, FILES_PAGE)
 
     def log_message(self, *args: Any) -> None:
         return None
