@@ -71,6 +71,10 @@ def list_cmd(
         print_json({"tasks": [review.as_dict(t, now) for t in tasks],
                     "next_before": tasks[-1].id if len(tasks) == limit else None})
         return
+    if not tasks:
+        console.print(f"No {'' if status == 'all' else status + ' '}review tasks"
+                      f"{' match' if group or process or mine or overdue else ''}.")
+        return
     # at 80 columns the group gives way (it is in `show` and --json); wider, it shows
     wide = console.width >= 100 and group is None
     table = make_table(f"Review tasks ({status})")
@@ -88,9 +92,7 @@ def list_cmd(
                   escape(t.claimed_by or "-") if t.is_open else escape(t.outcome or "")]
         table.add_row(*cells)
     console.print(table)
-    if not tasks:
-        console.print("[dim]no tasks[/]")
-    elif len(tasks) == limit:
+    if len(tasks) == limit:
         console.print(f"[dim]more: rpa review list --before {tasks[-1].id}[/]")
 
 
