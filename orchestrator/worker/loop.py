@@ -321,7 +321,14 @@ class Worker:
     async def _work(self, slot: Slot, item: ClaimedItem, served: Served) -> None:
         with structlog.contextvars.bound_contextvars(item_id=item.id, process=served.name,
                                                      attempt=item.attempt):
-            outcome = await slot.run(served.bot, item, served.config, served.browser)
+            try:
+                outcome = await slot.run(served.bot, item, served.config, served.browser)
+            except Exception as err:  # a slot must not raise; if one does, the item is
+                # an application error (retried as usual), not a task that dies silently
+                # and leaves the worker waiting for it
+                log.exception("slot.failed", error=str(err))
+                outcome = Outcome("application", error_type=type(err).__name__,
+                                  message=f"the worker's slot failed: {err}"[:2000])
             self._recording.add(item.id)
             try:
                 await asyncio.to_thread(self._record, item, outcome)

@@ -43,7 +43,8 @@ class ScriptedSlot(Slot):
     running = 0
     most_at_once = 0
 
-    async def run(self, bot: Any, item: ClaimedItem, config: dict[str, Any]) -> Outcome:
+    async def run(self, bot: Any, item: ClaimedItem, config: dict[str, Any],
+                  browser: Any = None) -> Outcome:
         cls = type(self)
         cls.running += 1
         cls.most_at_once = max(cls.most_at_once, cls.running)

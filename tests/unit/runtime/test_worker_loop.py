@@ -193,3 +193,16 @@ def test_a_bot_sees_which_item_it_is_on(store: InMemoryStore) -> None:
     assert ctx.item == ItemInfo(
         id=item.id, reference="r0", process="invoices", attempt=1, attempt_limit=3,
         enqueued_at=datetime.fromtimestamp(store.get_item(item.id).created_at, UTC))
+
+
+def test_a_slot_that_raises_fails_the_item_instead_of_hanging_the_worker(
+        store: InMemoryStore) -> None:
+    def broken(item: ClaimedItem) -> Outcome:
+        raise TypeError("a slot bug")
+
+    store.enqueue("invoices", items(2), actor="test")
+    with capture_logs() as logs:
+        report = asyncio.run(asyncio.wait_for(make_worker(store, scripted(broken)).run(), 20))
+    assert report.application == 2 * 3  # every attempt of both items, then dead
+    assert set(statuses(store).values()) == {"dead"}
+    assert any(entry["event"] == "slot.failed" for entry in logs)
