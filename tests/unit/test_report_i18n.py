@@ -7,10 +7,12 @@ English default, a bad `--lang`) is `tests/integration/test_report_i18n.py`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import structlog
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 from openpyxl import load_workbook
@@ -115,6 +117,19 @@ def test_write_chart_with_lang_nb_labels_the_axes_and_legend_in_bokmal(tmp_path:
     assert "Net freed hours per owner over time" in english
 
 
+@pytest.fixture
+def cli_state_kept() -> Iterator[None]:
+    """The CLI points structlog at CliRunner's stderr, closed after each run, and keeps
+    its store open: put the one back and close the other."""
+    from orchestrator.cli.common import STATE
+
+    before = structlog.get_config()
+    yield
+    structlog.configure(**before)
+    STATE.reset()
+
+
+@pytest.mark.usefixtures("cli_state_kept")
 def test_rpa_report_costs_lang_nb_prints_bokmal_headers(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from orchestrator.cli import app
