@@ -225,13 +225,20 @@ def _payloads(data: str | None, file: Path | None, bot: Any) -> list[tuple[str, 
 def bots_new(
     name: str = typer.Argument(..., help="the bot's name, e.g. parking-permits"),
     where: Path = typer.Option(Path(), "--dir", help="where to create its folder"),
+    owner: str | None = typer.Option(None, "--owner", help="the unit that owns the process "
+                                     "(one of `rpa org show`, once an organisation is "
+                                     "loaded)"),
 ) -> None:
     """Create a bot project: the bot, a process file, items, a test against a local form."""
     from orchestrator.scaffold import create
 
     if not where.is_dir():
         raise UsageError(f"--dir {where}: no such folder")
-    folder = create(name, where)
+    folder = create(name, where, owner)
+    if owner is None:
+        console.print("[yellow]note:[/] set owner: in the process file to your unit "
+                      "(or pass --owner); with an organisation loaded it must be one of "
+                      "`rpa org show`")
     module = name.replace("-", "_")
     console.print(f"[green]✓[/] created {escape(str(folder))}")
     console.print("Next:")

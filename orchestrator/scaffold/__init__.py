@@ -9,6 +9,7 @@ when the bot is published as a package. Nothing is overwritten.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from string import Template
@@ -23,8 +24,18 @@ def _words(name: str) -> list[str]:
     return [w for w in name.split("-") if w]
 
 
-def create(name: str, where: Path) -> Path:
-    """Write the project `where/name`; its folder. UsageError for a bad or taken name."""
+PLACEHOLDER_OWNER = "Change me (the unit that owns the process)"
+
+
+def create(name: str, where: Path, owner: str | None = None) -> Path:
+    """Write the project `where/name`; its folder. UsageError for a bad or taken name.
+
+    `owner` goes into the process file (a unit of the organisation, once one is
+    loaded); without it the file says to change it.
+    """
+    if owner is not None and (not owner.strip() or len(owner) > 200
+                              or not owner.isprintable()):
+        raise UsageError("--owner: give the unit's name, 1 to 200 printable characters")
     if not NAME.match(name) or name.endswith("-") or "--" in name:
         raise UsageError(f"bot name {name[:60]!r}: use 2 to 41 lower-case letters, digits "
                          "and single dashes, starting with a letter, e.g. parking-permits")
@@ -39,6 +50,9 @@ def create(name: str, where: Path) -> Path:
         "upper": "".join(w[0] for w in _words(name)).upper() or "ITEM",
         "folder": str(folder.resolve()),
         "form": (folder / "tests" / "fixture.html").resolve().as_uri(),
+        # JSON's string is YAML's too: quotes and colons in a unit's name stay text
+        "owner": json.dumps(owner.strip() if owner else PLACEHOLDER_OWNER,
+                            ensure_ascii=False),
     }
     files = {
         "pyproject.toml": "pyproject.toml.tmpl",

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(cwd: Path, *args: str, data: Path, bots: Path | None = None
@@ -28,7 +29,11 @@ def run(cwd: Path, *args: str, data: Path, bots: Path | None = None
 def test_a_new_bot_from_scaffold_to_done_items(tmp_path: Path) -> None:
     data = tmp_path / "data"
     assert run(tmp_path, "rpa", "init", data=data).returncode == 0
-    made = run(tmp_path, "rpa", "bot", "new", "parking-permits", data=data)
+    # as after the demo: an organisation is loaded, so the owner must be one of its units
+    assert run(tmp_path, "rpa", "org", "load", str(ROOT / "config" / "organisation.yaml"),
+               data=data).returncode == 0
+    made = run(tmp_path, "rpa", "bot", "new", "parking-permits", "--owner",
+               "Digitalisering og IKT", data=data)
     assert made.returncode == 0, made.stderr
     assert all(len(line) <= 100 for line in made.stdout.splitlines())
     project = tmp_path / "parking-permits"
@@ -62,3 +67,16 @@ def test_an_existing_folder_is_never_overwritten(tmp_path: Path) -> None:
     result = run(tmp_path, "rpa", "bot", "new", "mine", data=tmp_path / "data")
     assert result.returncode == 2 and "exists already" in result.stderr
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["keep.txt"]
+
+
+def test_an_owner_with_quotes_and_colons_stays_text(tmp_path: Path) -> None:
+    import yaml
+
+    owner = 'Bydel Nord: "Sone 2" # ikke en kommentar'
+    made = run(tmp_path, "rpa", "bot", "new", "quoted-bot", "--owner", owner,
+               data=tmp_path / "data")
+    assert made.returncode == 0, made.stderr
+    text = (tmp_path / "quoted-bot" / "quoted-bot.yaml").read_text(encoding="utf-8")
+    assert yaml.safe_load(text)["owner"] == owner
+    bad = run(tmp_path, "rpa", "bot", "new", "other-bot", "--owner", " ", data=tmp_path / "d")
+    assert bad.returncode == 2 and "--owner" in bad.stderr
