@@ -48,3 +48,11 @@ class OrganisationStore:
         """The latest version, if any."""
         found = self.versions()
         return found[-1] if found else None
+
+
+def loaded_details(version_id: int, digest: str, valid_from: float,
+                   document: dict[str, Any]) -> dict[str, Any]:
+    """What the `organisation.loaded` audit event says of a stored version."""
+    return {"version": version_id, "digest": digest, "valid_from": valid_from,
+            "units": len(document.get("units", {})),
+            "review_groups": sorted(document.get("review_groups", {}))}

@@ -15,6 +15,7 @@ from queues.organisation_store import (
     OrganisationStore,
     OrganisationVersion,
     OrganisationVersionError,
+    loaded_details,
 )
 from queues.review_store import (
     OPEN,
@@ -253,7 +254,5 @@ class SqlOrganisationStore(OrganisationStore):
                 loaded_by=actor).returning(ov.c.id)).scalar_one()
             self.store._audit(conn, [AuditEvent(
                 actor=actor, action="organisation.loaded", ts=now,
-                details={"version": int(new_id), "digest": digest, "valid_from": valid_from,
-                         "units": len(document.get("units", {})),
-                         "review_groups": sorted(document.get("review_groups", {}))})])
+                details=loaded_details(int(new_id), digest, valid_from, document))])
         return OrganisationVersion(int(new_id), valid_from, digest, document, now, actor)

@@ -191,6 +191,12 @@ def _aggregates() -> list[sa.ColumnElement[Any]]:
     ]
 
 
+def _bucket(moment: Any, bounds: Sequence[float]) -> Any:
+    """The number of `bounds` (ascending epoch seconds) at or before `moment`, as SQL."""
+    whens = [(moment < bound, index) for index, bound in enumerate(bounds)]
+    return sa.case(*whens, else_=len(bounds)).label("bucket")
+
+
 def ledger_statement(start: float, end: float, *, bounds: Sequence[float] = (),
                      only: Iterable[str] | None = None) -> sa.Select[Any]:
     """The aggregation over ``[start, end)``; with ``bounds``, also a month bucket.
@@ -202,8 +208,7 @@ def ledger_statement(start: float, end: float, *, bounds: Sequence[float] = (),
     columns = _aggregates()
     group: list[sa.ColumnElement[Any]] = [ae.c.process, ae.c.owner, ae.c.cost_centre]
     if bounds:
-        whens = [(ae.c.ts < bound, index) for index, bound in enumerate(bounds)]
-        bucket = sa.case(*whens, else_=len(bounds)).label("bucket")
+        bucket = _bucket(ae.c.ts, bounds)
         columns.append(bucket)
         group.append(bucket)
     stmt = (sa.select(*columns)
@@ -244,8 +249,7 @@ def review_statement(start: float, end: float, *, bounds: Sequence[float] = (),
     ]
     group: list[Any] = [rt.c.process, rt.c.owner, rt.c.cost_centre]
     if bounds:
-        whens = [(rt.c.opened_at < bound, index) for index, bound in enumerate(bounds)]
-        bucket = sa.case(*whens, else_=len(bounds)).label("bucket")
+        bucket = _bucket(rt.c.opened_at, bounds)
         columns.append(bucket)
         group.append(bucket)
     stmt = (sa.select(*columns)

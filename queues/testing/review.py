@@ -13,6 +13,7 @@ from queues.organisation_store import (
     OrganisationStore,
     OrganisationVersion,
     OrganisationVersionError,
+    loaded_details,
 )
 from queues.review_store import (
     OPEN,
@@ -199,7 +200,5 @@ class MemoryOrganisationStore(OrganisationStore):
             self.rows.append(version)
             self.store._audit([AuditEvent(
                 actor=actor, action="organisation.loaded", ts=now,
-                details={"version": version.id, "digest": digest, "valid_from": valid_from,
-                         "units": len(document.get("units", {})),
-                         "review_groups": sorted(document.get("review_groups", {}))})])
+                details=loaded_details(version.id, digest, valid_from, document))])
             return version
