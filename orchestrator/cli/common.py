@@ -145,3 +145,14 @@ def read_secret(from_stdin: bool, what: str = "password") -> str:
     if "\x00" in secret or len(secret) > 4096:
         raise UsageError(f"the {what} must be at most 4,096 characters, with no NUL")
     return secret
+
+
+def json_object_flag(text: str, flag: str) -> dict[str, Any]:
+    """A JSON object given on the command line (`--data`, `--config`), read strictly
+    (duplicate keys, NaN and Infinity refused); a usage error naming the flag."""
+    from orchestrator.item_readers import BadRow, parse_json_object
+
+    try:
+        return parse_json_object(text)
+    except BadRow as bad:
+        raise UsageError(f"{flag}: {bad}") from None

@@ -12,7 +12,15 @@ import typer
 from rich.markup import escape
 
 from orchestrator.cli.arguments import MAX_ID, MAX_LIMIT, WHEN_HELP, parse_window
-from orchestrator.cli.common import STATE, console, make_table, principal, print_json, styled_status
+from orchestrator.cli.common import (
+    STATE,
+    console,
+    json_object_flag,
+    make_table,
+    principal,
+    print_json,
+    styled_status,
+)
 from orchestrator.durations import format_age, format_time
 from orchestrator.errors import InputFileError, UsageError
 
@@ -81,13 +89,9 @@ def enqueue(
 
 
 def _data_item(data: str, reference: str | None, priority: str | None) -> NewItem:
-    from orchestrator.item_readers import BadRow, parse_json_object
     from queues import NewItem, Priority
 
-    try:
-        payload = parse_json_object(data)
-    except BadRow as bad:
-        raise UsageError(f"--data: {bad}") from None
+    payload = json_object_flag(data, "--data")
     ref = reference or payload.pop("reference", None)
     if not ref:
         raise UsageError("give the item a --reference (or a \"reference\" key in --data)")

@@ -10,13 +10,20 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 
 from orchestrator.cli.arguments import MAX_ID
-from orchestrator.cli.common import STATE, console, make_table, principal, print_json
+from orchestrator.cli.common import (
+    STATE,
+    console,
+    json_object_flag,
+    make_table,
+    principal,
+    print_json,
+)
 from orchestrator.durations import format_time
 from orchestrator.errors import UsageError
 
@@ -171,21 +178,12 @@ def resolve(
     """Close a task: fixed and queued again, done by hand, or no action."""
     from orchestrator.services import review
 
-    payload = _payload(data) if data is not None else None
+    payload = json_object_flag(data, "--data") if data is not None else None
     task = review.resolve(STATE.store, principal(), task_id, outcome, minutes=minutes,
                           reason=reason, payload=payload)
     extra = " (the item is queued again)" if outcome == "fixed_and_retried" else ""
     _done(task, f"review task {task.id} resolved as {task.outcome}, "
           f"{task.minutes or 0:g} minutes{extra}", json_out)
-
-
-def _payload(data: str) -> dict[str, Any]:
-    from orchestrator.item_readers import BadRow, parse_json_object
-
-    try:
-        return parse_json_object(data)
-    except BadRow as bad:
-        raise UsageError(f"--data: {bad}") from None
 
 
 def _done(task: ReviewTask, message: str, json_out: bool) -> None:

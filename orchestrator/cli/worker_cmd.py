@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.markup import escape
 
-from orchestrator.cli.common import STATE, actor, console, make_table, print_json, read_secret
+from orchestrator.cli.common import (
+    STATE,
+    actor,
+    console,
+    json_object_flag,
+    make_table,
+    print_json,
+    read_secret,
+)
 from orchestrator.durations import format_time
 from orchestrator.errors import UsageError
 from orchestrator.worker.trace_modes import TRACE_HELP, TraceChoice
@@ -153,7 +161,7 @@ def bots_run(
         raise UsageError("give either --data '{...}' or --file FILE")
     if pause_on_error and not headed:
         raise UsageError("--pause-on-error opens a window: add --headed")
-    extra = _json_object(config, "--config") if config is not None else None
+    extra = json_object_flag(config, "--config") if config is not None else None
     goal = resolve(STATE.store, target, extra)
     payloads = _payloads(data, file, goal.bot)
     folder, results = asyncio.run(run_items(
@@ -186,21 +194,12 @@ def bots_run(
         raise typer.Exit(1)
 
 
-def _json_object(text: str, flag: str) -> dict[str, Any]:
-    from orchestrator.item_readers import BadRow, parse_json_object
-
-    try:
-        return parse_json_object(text)
-    except BadRow as bad:
-        raise UsageError(f"{flag}: {bad}") from None
-
-
 def _payloads(data: str | None, file: Path | None, bot: Any) -> list[tuple[str, dict[str, Any]]]:
     """(reference, payload) pairs, each checked against the bot's input model."""
     from pydantic import ValidationError
 
     if data is not None:
-        pairs = [("run-1", _json_object(data, "--data"))]
+        pairs = [("run-1", json_object_flag(data, "--data"))]
     else:
         from orchestrator.item_files import read_items
 
