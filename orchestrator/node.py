@@ -22,6 +22,10 @@ from dataclasses import dataclass
 
 import structlog
 
+from orchestrator.alerts.channels import channels_from
+from orchestrator.alerts.config import AlertsConfig, load_alerts_config
+from orchestrator.alerts.outage import DatabaseWatch
+from orchestrator.alerts.router import ROUTE_EVERY, AlertRouter
 from orchestrator.errors import UsageError
 from orchestrator.scheduling.housekeeping import Chore, Housekeeping, default_chores
 from orchestrator.scheduling.metrics import Metrics
@@ -57,7 +61,12 @@ async def serve(store: Store, settings: Settings, options: WorkerOptions,
     options.install_signals, options.node_name = False, node
     options.role, options.timezone = ("serve", settings.timezone)
     actor = f"scheduler:{node}"
-    chores = [*default_chores(store, actor), purge_chore(store, settings, actor)]
+    alerts = alerts_config(settings)  # a broken alerts file stops the start (exit 2)
+    channels = channels_from(alerts)
+    router = AlertRouter(store, alerts, channels=channels, timezone=settings.timezone,
+                         actor=actor)
+    chores = [*default_chores(store, actor), purge_chore(store, settings, actor),
+              Chore("alerts", ROUTE_EVERY, router.run_once)]
     scheduler = SchedulerService(
         store, node_id=options.worker_id, node_name=node, default_tz=settings.timezone,
         nodes=store.nodes, own_node_row=not with_worker, metrics=metrics,
@@ -90,6 +99,7 @@ async def serve(store: Store, settings: Settings, options: WorkerOptions,
     log.info("service.started", node=node, worker=worker is not None,
              database=settings.safe_db_url)
     scheduling = asyncio.create_task(scheduler.run(stop))
+    watching = asyncio.create_task(DatabaseWatch(store, alerts, channels, node=node).run(stop))
     try:
         if worker is None:
             await stop.wait()
@@ -98,10 +108,17 @@ async def serve(store: Store, settings: Settings, options: WorkerOptions,
     finally:
         stop.set()
         await scheduling
+        await watching
         metrics.close()
         for sig in SIGNALS:
             loop.remove_signal_handler(sig)
         log.info("service.stopped", node=node)
+
+
+def alerts_config(settings: Settings) -> AlertsConfig:
+    """The alerts file in force (`RPA_ALERTS_FILE`, else config/alerts.yaml if present)."""
+    path, missing_ok = settings.alerts_path
+    return load_alerts_config(path, missing_ok=missing_ok)
 
 
 PURGE_EVERY = 86400.0  # seconds: retention is counted in days

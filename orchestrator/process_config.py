@@ -21,6 +21,8 @@ from orchestrator.scheduling.review_clock import DEFAULT_SLA, ReviewClockError, 
 from orchestrator.scheduling.triggers import TriggerSpec, optional_zone
 from orchestrator.yaml_errors import config_error, line_of, load_yaml
 from queues import Priority, ProcessSpec, RetryPolicy
+from queues.breaker import DEFAULT_AFTER as DEFAULT_BREAKER_AFTER
+from queues.breaker import DEFAULT_COOL_DOWN as DEFAULT_BREAKER_COOL_DOWN
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 LEASE_MIN, LEASE_MAX = 5.0, 24 * 3600.0
@@ -101,6 +103,57 @@ class ReviewSection(BaseModel):
             return str(WorkingTime.parse(value))
         except ReviewClockError as err:
             raise ValueError(str(err)) from None
+
+
+class BreakerSection(BaseModel):
+    """When the process pauses itself: `after` application errors in a row; after
+    `cool_down` one item is tried, and if it goes through the process resumes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    after: int = Field(default=DEFAULT_BREAKER_AFTER, ge=1, le=1000,
+                       description="application errors in a row that pause the process")
+    cool_down: float = Field(default=DEFAULT_BREAKER_COOL_DOWN,
+                             description="how long it stays paused before one probe item")
+
+    @field_validator("cool_down", mode="before")
+    @classmethod
+    def _cool_down(cls, value: Any) -> float:
+        return bounded_duration(value, 5, 7 * 86400)
+
+
+EMAIL = re.compile(r"^[^@\s\x00]{1,64}@[^@\s\x00]{1,253}$")
+
+
+class AlertsSection(BaseModel):
+    """Who else hears of this process's alerts, and which rules it leaves out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: list[str] = Field(default_factory=list, max_length=20,
+                             description="addresses added to the alerts file's `to`")
+    off: list[str] = Field(default_factory=list, description="rules not alerted for this "
+                           "process, e.g. [sla_at_risk]")
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if not EMAIL.match(address):
+                raise ValueError(f"{address[:60]!r} is not an e-mail address: write e.g. "
+                                 "drift@kommune.no")
+        return value
+
+    @field_validator("off")
+    @classmethod
+    def _off(cls, value: list[str]) -> list[str]:
+        from orchestrator.alerts.config import RULES
+        unknown = [r for r in value if r not in RULES]
+        if unknown:
+            raise ValueError(f"unknown alert rule(s) {', '.join(repr(u[:40]) for u in unknown)}"
+                             f": use {', '.join(RULES)}")
+        return value
 
 
 LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -192,6 +245,11 @@ class ProcessConfig(BaseModel):
         default=None, description="window size, locale, time zone and the like for the bot")
     review: ReviewSection | None = Field(
         default=None, description="who reviews business exceptions and dead items, how soon")
+    breaker: BreakerSection | None = Field(
+        default=None, description="pause after N application errors in a row (default 5), "
+        "probe one item after a cool-down (default 5m)")
+    alerts: AlertsSection | None = Field(
+        default=None, description="extra e-mail recipients, and rules this process leaves out")
     hash_reference: bool = Field(
         default=False, description="store each reference as a keyed digest, for references "
         "that are personal data (a national identity number): still unique and searchable "

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
                                 description="where `rpa process register --all` looks")
     timezone: str = "Europe/Oslo"
     fte_hours_per_year: float = 1695.0
+    alerts_file: Path | None = Field(
+        default=None, description="alerts.yaml: alert rules, e-mail and webhooks; default: "
+        "config/alerts.yaml in the working directory if there is one, else no channels")
     costs_file: Path | None = Field(
         default=None, description="costs.yaml for `rpa report costs`; default: "
         "config/costs.yaml in the working directory, else the packaged example")
@@ -131,6 +134,13 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.db_url.startswith("sqlite")
+
+    @property
+    def alerts_path(self) -> tuple[Path | None, bool]:
+        """The alerts file in force, and whether it may be missing (only the default)."""
+        if self.alerts_file is not None:
+            return self.alerts_file, False
+        return Path("config/alerts.yaml"), True
 
     @property
     def evidence_dir(self) -> Path:

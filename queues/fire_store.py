@@ -1,6 +1,6 @@
 """The fires' interface: one record per (process, scheduled time), and its items with it.
 
-`record_fire` is the single place a fire becomes real. In one transaction it
+`record_fire` is the single place a fire (or a missed fire) becomes real. In one transaction it
 records the fire (refused when that process and time fired already), then the
 items the feeder produced, their `items.enqueued` events (each naming the
 fire) and one `schedule.fired` (or `schedule.failed`) event. If the record was
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from queues.leadership import Fence
 from queues.models import NewItem
 
 
@@ -49,6 +50,11 @@ class FireStore:
 
     def record_fire(self, *, process: str, trigger_key: str, scheduled_at: float, node: str,
                     items: Sequence[NewItem] = (), status: str = "fired",
-                    error: str | None = None, trigger: str = "") -> FireResult:
-        """Record the fire and enqueue its items (validated already) in one transaction."""
+                    error: str | None = None, trigger: str = "",
+                    fence: Fence | None = None) -> FireResult:
+        """Record the fire and enqueue its items (validated already) in one transaction.
+
+        `status` is fired, failed or missed (later than its grace: a row and an event,
+        no items). With a `fence`, nothing is written (status "fenced") unless its term
+        still holds the leader lease: an old leader that wakes up records nothing."""
         raise NotImplementedError

@@ -1,7 +1,7 @@
 """Who runs the scheduler: a lock that at most one node holds at a time.
 
 Each store hands out the lock that fits its database (`Store.leadership`):
-PostgreSQL a session advisory lock (`postgres_leadership`), a SQLite file an
+PostgreSQL a lease row with terms (`postgres_leadership`), a SQLite file an
 exclusive `flock` beside the database (one machine holds the file, so there is
 no cluster to elect from, but two `rpa serve` on one file must not both
 schedule), and a private store a lock that is always held. Fires stay
@@ -12,12 +12,26 @@ process and time.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
 
+@dataclass(frozen=True)
+class Fence:
+    """A leader's token: a fire is recorded only while this term still holds the lease."""
+
+    name: str
+    holder: str
+    term: int
+
+
 class Leadership(Protocol):
     """A lock that at most one node holds at a time."""
+
+    def fence(self) -> Fence | None:
+        """The token fires carry while this node leads; None where no one can take over
+        from a live holder (a private store, a `flock` that dies with its process)."""
 
     def try_acquire(self) -> bool:
         """Take the lock if free; True if this node holds it now."""
@@ -37,6 +51,9 @@ class SoleLeadership:
 
     def still_held(self) -> bool:
         return True
+
+    def fence(self) -> Fence | None:
+        return None
 
     def release(self) -> None:
         """Nothing to give up."""
@@ -70,6 +87,9 @@ class FileLeadership:
 
     def still_held(self) -> bool:
         return self._handle is not None
+
+    def fence(self) -> Fence | None:
+        return None
 
     def release(self) -> None:
         if self._handle is not None:

@@ -66,6 +66,15 @@ class ProcessRow(SQLModel, table=True):
     paused: bool = Field(default=False)
     created_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
     updated_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    # the circuit breaker (`queues.breaker`): closed, open (paused by it) or half_open
+    # (one probe item out); failures counts application errors in a row since `since`
+    breaker_state: str = Field(default="closed", sa_column=sa.Column(
+        sa.String(10), nullable=False, server_default="closed"))
+    breaker_failures: int = Field(default=0, sa_column=sa.Column(
+        sa.Integer, nullable=False, server_default="0"))
+    breaker_since: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+    breaker_opened_at: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+    breaker_probe_at: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
 
 
 class QueueRow(SQLModel, table=True):
@@ -484,3 +493,91 @@ class OrganisationVersionRow(SQLModel, table=True):
 
 review_tasks = ReviewTaskRow.__table__  # type: ignore[attr-defined]
 organisation_versions = OrganisationVersionRow.__table__  # type: ignore[attr-defined]
+
+
+# -- operations (issue 18) ------------------------------------------------------------
+class LeaderLeaseRow(SQLModel, table=True):
+    """Who leads the scheduler, for how long, and in which term (`queues.lease_leadership`).
+
+    A lease ends on its own when its holder stops renewing it: a leader that is
+    frozen or cut off loses it after `expires_at`, judged by the database's
+    clock, and the next holder's term is one higher. A fire is recorded only if
+    its leader's term is still the lease's and unexpired (fencing).
+    """
+
+    __tablename__ = "leader_leases"
+
+    name: str = Field(sa_column=sa.Column(sa.String(60), primary_key=True))
+    term: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    holder: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    acquired_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    expires_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+
+
+class AlertRow(SQLModel, table=True):
+    """One alert: a rule that matched a subject. Unique per (rule, subject), so an alert
+    is raised once across restarts and nodes however often its condition is seen.
+
+    Holds no personal data: titles name items by id, never by reference or payload.
+    `state` is new (to be routed to channels), routed, silenced or off (rule disabled).
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        sa.UniqueConstraint("rule", "subject", name="uq_alerts_rule_subject"),
+        sa.Index("ix_alerts_state", "state"),
+        sa.Index("ix_alerts_raised", "raised_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    rule: str = Field(sa_column=sa.Column(sa.String(40), nullable=False))
+    subject: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    process: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    raised_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    raised_by: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    title: str = Field(sa_column=sa.Column(sa.String(300), nullable=False))
+    text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    details: dict[str, Any] = Field(default_factory=dict,
+                                    sa_column=sa.Column(JSONType, nullable=False))
+    state: str = Field(sa_column=sa.Column(sa.String(12), nullable=False))
+
+
+class AlertDeliveryRow(SQLModel, table=True):
+    """One alert on one channel: sent, pending a retry (with backoff), or given up."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("alert_id", "channel", name="uq_alert_deliveries_alert_channel"),
+        sa.Index("ix_alert_deliveries_due", "status", "next_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True))
+    alert_id: int = Field(sa_column=sa.Column(BigId, nullable=False))
+    channel: str = Field(sa_column=sa.Column(sa.String(60), nullable=False))
+    recipients: list[str] = Field(default_factory=list,
+                                  sa_column=sa.Column(JSONType, nullable=False))
+    status: str = Field(sa_column=sa.Column(sa.String(12), nullable=False))
+    attempts: int = Field(default=0)
+    next_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.String(300)))
+    sent_at: float | None = Field(default=None, sa_column=sa.Column(sa.Double))
+
+
+class AlertSilenceRow(SQLModel, table=True):
+    """`rpa alerts silence`: a rule (or every rule, `*`) for a process (or all) until then."""
+
+    __tablename__ = "alert_silences"
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule: str = Field(sa_column=sa.Column(sa.String(40), nullable=False))
+    process: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    until: float = Field(sa_column=sa.Column(sa.Double, nullable=False, index=True))
+    created_by: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    created_at: float = Field(sa_column=sa.Column(sa.Double, nullable=False))
+    reason: str = Field(default="", sa_column=sa.Column(sa.String(300), nullable=False))
+
+
+leader_leases = LeaderLeaseRow.__table__  # type: ignore[attr-defined]
+alerts_t = AlertRow.__table__  # type: ignore[attr-defined]
+alert_deliveries = AlertDeliveryRow.__table__  # type: ignore[attr-defined]
+alert_silences = AlertSilenceRow.__table__  # type: ignore[attr-defined]

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
+from queues.breaker import CLOSED, BreakerSettings, may_probe
 from queues.errors import QueueNotFound
 from queues.retry import RetryPolicy
 from queues.schema import processes, queues_t
@@ -40,6 +41,15 @@ class ProcessSnapshot:
     paused: bool
     input_schema: dict[str, Any] | None = None  # enqueue validates against it
     hash_reference: bool = False  # references stored as keyed digests (see Sealer.digest)
+    breaker: BreakerSettings = field(default_factory=BreakerSettings)
+    breaker_state: str = CLOSED
+    breaker_opened_at: float | None = None
+    breaker_probe_at: float | None = None
+
+    def may_probe(self, now: float) -> bool:
+        """Paused by its breaker, and cooled down: one item may be tried."""
+        return self.paused and may_probe(self.breaker_state, self.breaker_opened_at,
+                                         self.breaker_probe_at, self.breaker.cool_down, now)
 
 
 def _load(conn: sa.Connection, where: sa.ColumnElement[bool]) -> ProcessSnapshot | None:
@@ -61,6 +71,8 @@ def _load(conn: sa.Connection, where: sa.ColumnElement[bool]) -> ProcessSnapshot
         default_priority=row["default_priority"], paused=row["paused"],
         input_schema=row["input_schema"],
         hash_reference=bool((row["definition"] or {}).get("hash_reference")),
+        breaker=BreakerSettings.of(row["definition"]), breaker_state=row["breaker_state"],
+        breaker_opened_at=row["breaker_opened_at"], breaker_probe_at=row["breaker_probe_at"],
     )
 
 

@@ -18,7 +18,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from queues.fire_store import FireResult, FireStore
+from queues.leadership import Fence
 from queues.models import NewItem
+from queues.schema import leader_leases
 from queues.schema import schedule_fires as sf
 
 if TYPE_CHECKING:
@@ -63,12 +65,15 @@ class SqlFireStore(FireStore):
 
     def record_fire(self, *, process: str, trigger_key: str, scheduled_at: float, node: str,
                     items: Sequence[NewItem] = (), status: str = "fired",
-                    error: str | None = None, trigger: str = "") -> FireResult:
+                    error: str | None = None, trigger: str = "",
+                    fence: Fence | None = None) -> FireResult:
         store = self.store
         actor = f"scheduler:{node}"
         if store.sealer is not None and items:
             store.sealer.prepare(process)  # before the transaction: see Sealer.prepare
         with store.transaction(f"record a fire of {process}") as conn:
+            if fence is not None and not self._term_holds(conn, fence):
+                return FireResult(recorded=False, status="fenced")
             insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
             fire_id = conn.execute(
                 insert(sf).values(process=process, trigger_key=trigger_key,
@@ -91,4 +96,13 @@ class SqlFireStore(FireStore):
                 items_added=added, items_existing=existing))
         return FireResult(recorded=True, status=status, added=added, existing=existing,
                           fire_id=int(fire_id))
+
+    def _term_holds(self, conn: sa.Connection, fence: Fence) -> bool:
+        """Is `fence`'s term still the lease's, unexpired by the database's clock?"""
+        now: Any = (sa.func.extract("epoch", sa.func.clock_timestamp())
+                    if conn.dialect.name == "postgresql" else self.store.clock())
+        found = conn.execute(sa.select(leader_leases.c.term).where(
+            leader_leases.c.name == fence.name, leader_leases.c.holder == fence.holder,
+            leader_leases.c.term == fence.term, leader_leases.c.expires_at > now)).first()
+        return found is not None
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from queues import audit
+from queues import audit, sql_breaker
+from queues.alert_store import dead_alert
 from queues.engine import wrapped_errors
 from queues.enqueue_events import ENQUEUE_CHUNK, default_writer, enqueued_event
 from queues.errors import (
@@ -49,6 +50,7 @@ from queues.schema import (
 from queues.sealing import Sealer, open_json, seal_json, seal_text
 from queues.snapshots import ProcessSnapshot, SnapshotCache
 from queues.sql_account_store import SqlAccountStore
+from queues.sql_alert_store import SqlAlertStore, raise_in
 from queues.sql_credential_store import SqlCredentialStore
 from queues.sql_fire_store import SqlFireStore
 from queues.sql_node_store import SqlNodeStore
@@ -88,6 +90,7 @@ class SqlStoreCore(Store):
         # complete can be one statement (`_complete_fused`); a stale hint only costs
         # the ordinary path. Bounded: leases that simply expire leave entries behind.
         self._hints: dict[int, tuple[int, float, int]] = {}
+        self._probes: dict[int, str] = {}  # item id -> process: breaker probes claimed here
         self.nodes = SqlNodeStore(engine, clock=clock)
         self.fires = SqlFireStore(self)
         self.credentials = SqlCredentialStore(self)
@@ -96,6 +99,7 @@ class SqlStoreCore(Store):
         self.accounts = SqlAccountStore(self)
         self.review = SqlReviewStore(self)
         self.organisation = SqlOrganisationStore(self)
+        self.alerts = SqlAlertStore(self)
         self.monitor = SqlQueueMonitor(engine)
 
     def use_sealer(self, sealer: Sealer | None) -> None:
@@ -168,8 +172,18 @@ class SqlStoreCore(Store):
             cost_centre=snap.cost_centre, kind=kind, code=(code or "")[:100] or None,
             estimate_minutes=estimate, now=now)))
 
+    def _alert_dead(self, conn: sa.Connection, snap: ProcessSnapshot, item_id: int,
+                    attempts: int, cause: str, now: float) -> None:
+        """Raise the `item_dead` alert in the transaction that kills the item."""
+        raise_in(conn, dead_alert(snap.name, item_id, attempts, cause), actor="system",
+                 now=now)
+
     def _notify(self, conn: sa.Connection, queue_id: int) -> None:
         """Tell idle workers that a queue has work (engine-specific; default none)."""
+
+    def ping(self) -> None:
+        with self._read("reach the database") as conn:
+            conn.execute(sa.text("SELECT 1"))
 
     def close(self) -> None:
         self.hot_conns.close()
@@ -257,8 +271,10 @@ class SqlStoreCore(Store):
         now = self.clock()
         with self._write(f"pause process {name}") as conn:
             snap = self.snapshots.by_name(conn, name)
+            # a resume also closes the breaker: a person decided the target works again
+            reset = {} if paused else sql_breaker.RESET
             conn.execute(sa.update(processes).where(processes.c.id == snap.process_id)
-                         .values(paused=paused, updated_at=now))
+                         .values(paused=paused, updated_at=now, **reset))
             action = "process.paused" if paused else "process.resumed"
             self._audit(conn, [self._event(snap, actor, action, now)])
             if not paused:
@@ -405,9 +421,10 @@ class SqlStoreCore(Store):
     def claim(self, process: str, worker_id: str, *, limit: int = 1,
               lease_seconds: float | None = None) -> list[ClaimedItem]:
         snap = self.snapshots.cached(process)
-        if snap is not None and snap.paused:
-            return []
         now = self.clock()
+        if snap is not None and snap.paused:
+            return self._probe(process, worker_id, lease_seconds, now) \
+                if snap.may_probe(now) else []
         action = f"claim from {process}"
         rows: list[Any] = []
         if snap is not None:  # the hot path: one statement, its own transaction
@@ -417,9 +434,42 @@ class SqlStoreCore(Store):
         else:
             with self._write(action) as conn:  # a miss: load inside this transaction
                 snap = self.snapshots.by_name(conn, process)
-                if snap.paused:
-                    return []
-                rows = self._claim_rows(conn, snap, worker_id, now, limit, lease_seconds)
+                if not snap.paused:
+                    rows = self._claim_rows(conn, snap, worker_id, now, limit, lease_seconds)
+            if snap.paused:
+                return self._probe(process, worker_id, lease_seconds, now) \
+                    if snap.may_probe(now) else []
+        return self._claimed_items(snap, rows, now, lease_seconds)
+
+    def _probe(self, process: str, worker_id: str, lease_seconds: float | None,
+               now: float) -> list[ClaimedItem]:
+        """A breaker that cooled down: claim one item as its probe (see `queues.breaker`)."""
+        with self._write(f"claim a probe item of {process}") as conn:
+            self.snapshots.clear()
+            snap = self.snapshots.by_name(conn, process)
+            if not sql_breaker.take_probe(self, conn, snap, now):
+                return []
+            rows = self._claim_rows(conn, snap, worker_id, now, 1, lease_seconds)
+            for r in rows:
+                sql_breaker.probe_claimed(self, conn, snap, r[0], now)
+        self.snapshots.clear()
+        self._probes.update((r[0], process) for r in rows)
+        return self._claimed_items(snap, rows, now, lease_seconds)
+
+    def _probes_went_well(self, item_ids: Sequence[int]) -> None:
+        """Close the breaker of each probe among these items (done or business error)."""
+        for item_id in item_ids:
+            process = self._probes.pop(item_id, None)
+            if process is None:
+                continue
+            with self._write(f"resume {process} after its probe") as conn:
+                snap = self.snapshots.by_name(conn, process)
+                if sql_breaker.close(self, conn, snap, self.clock()):
+                    self._notify(conn, snap.queue_id)
+            self.snapshots.clear()
+
+    def _claimed_items(self, snap: ProcessSnapshot, rows: list[Any], now: float,
+                       lease_seconds: float | None) -> list[ClaimedItem]:
         expires = now + (lease_seconds or snap.lease_seconds)
         if len(rows) > 1:  # (id, reference, payload, priority, attempts, limit, deadline, order)
             rows.sort(key=lambda r: (-r[3], r[7], r[0]))
@@ -506,15 +556,18 @@ class SqlStoreCore(Store):
             if self.hot.pg and len(results) == 1 and results[0][0] in self._hints:
                 # one statement in autocommit (see `complete_fused`); False: nothing written
                 with self._hot_write(action, single_statement=True) as hot:
-                    if complete_fused(self, hot, results[0], worker_id, now, evidence):
-                        return
+                    fused = complete_fused(self, hot, results[0], worker_id, now, evidence)
+                if fused:
+                    if self._probes:
+                        self._probes_went_well([results[0][0]])
+                    return
             with self._hot_write(action) as hot:
                 self._complete_in(hot, results, worker_id, now, evidence)
-            return
         except NeedsFullPath:
-            pass  # rolled back: the same again on the SQLAlchemy path
-        with self._write(action) as conn:
-            self._complete_in(conn, results, worker_id, now, evidence)
+            with self._write(action) as conn:  # rolled back: the same on the SQLAlchemy path
+                self._complete_in(conn, results, worker_id, now, evidence)
+        if self._probes:
+            self._probes_went_well([i for i, _ in results])
 
     def _complete_in(self, conn: Any, results: Sequence[tuple[int, dict[str, Any] | None]],
                      worker_id: str, now: float, evidence: dict[str, Any] | None) -> None:
@@ -557,6 +610,8 @@ class SqlStoreCore(Store):
                 snap, f"worker:{worker_id}", "item.business_failed", now, item_id=item_id,
                 freed_minutes=-snap.exception_minutes if snap.exception_minutes else None,
                 robot_seconds=took, details={"attempt": row.attempts, "code": code})])
+        if self._probes:  # the target answered: a rule said no, the system works
+            self._probes_went_well([item_id])
 
     def fail_application(self, item_id: int, worker_id: str, *, error_type: str,
                          message: str, code: str | None = None,
@@ -580,14 +635,19 @@ class SqlStoreCore(Store):
             took = self._attempt(conn, item_id, row, worker_id, now, Outcome.APPLICATION_ERROR,
                                  error_type=error_type, code=code, message=message,
                                  evidence=evidence)
+            breaker_moved = sql_breaker.after_failure(self, conn, snap, now)
             if not decision.retry:
                 self._open_review(conn, snap, item_id, "dead", code or error_type, 0.0, now)
+                self._alert_dead(conn, snap, item_id, row.attempts, code or error_type, now)
             self._audit(conn, [self._event(
                 snap, f"worker:{worker_id}",
                 "item.retry_scheduled" if decision.retry else "item.dead", now,
                 item_id=item_id, robot_seconds=took,
                 details={"attempt": row.attempts, "error_type": error_type, "code": code,
                          "retry_in_seconds": round(decision.delay_seconds, 3)})])
+        self._probes.pop(item_id, None)
+        if breaker_moved:
+            self.snapshots.clear()  # this node stops claiming now, the others within a TTL
         return status.value
 
     def release(self, item_id: int, worker_id: str, *, reason: str) -> None:
@@ -627,6 +687,7 @@ class SqlStoreCore(Store):
                                      message=f"lease of {r.lease_owner} expired")
                 if not decision.retry:
                     self._open_review(conn, snap, r.id, "dead", "LeaseExpired", 0.0, now)
+                    self._alert_dead(conn, snap, r.id, r.attempts, "LeaseExpired", now)
                 self._audit(conn, [self._event(
                     snap, "system", "item.lease_expired", now, item_id=r.id, robot_seconds=took,
                     details={"worker": r.lease_owner, "attempt": r.attempts,
@@ -641,3 +702,4 @@ class SqlStoreCore(Store):
                           wi.c.attempt_started_at, wi.c.lease_owner)
                 .where(IN_PROGRESS_SQL, wi.c.lease_expires_at < now)
                 .order_by(wi.c.lease_expires_at).limit(500))
+

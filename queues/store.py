@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from queues.account_store import AccountStore
+from queues.alert_store import AlertStore
 from queues.chain import VerifyResult
 from queues.checkpoints import Checkpoint
 from queues.credential_store import CredentialStore
@@ -56,6 +57,11 @@ class Store:
     accounts: AccountStore  # console and API logins, tokens, sessions
     review: ReviewStore  # a person's tasks for business exceptions and dead items
     organisation: OrganisationStore  # dated versions of the organisation tree
+    alerts: AlertStore  # one alert per rule and subject, and its deliveries
+
+    def ping(self) -> None:
+        """One round trip to the database; StoreError when it cannot be reached."""
+        raise NotImplementedError
 
     def leadership(self) -> Leadership:
         """The scheduler's lock on this store's database (a new one each call)."""

@@ -10,6 +10,7 @@ import sys
 import typer
 
 from orchestrator.cli import common
+from orchestrator.cli.alerts_cmd import alerts_app
 from orchestrator.cli.audit_cmd import audit_app
 from orchestrator.cli.candidates_cmd import candidates_app
 from orchestrator.cli.demo_cmd import demo
@@ -57,6 +58,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(review_app, name="review")
 app.add_typer(org_app, name="org")
+app.add_typer(alerts_app, name="alerts")
 
 
 @app.callback()
@@ -82,12 +84,13 @@ def error_exit_code(err: Exception) -> int | None:
         return err.exit_code
     from bots import BotError, UnknownBot
     from queues import errors as qerr
+    from queues.alert_store import AlertNotFound
     from queues.organisation_store import OrganisationVersionError
     from queues.review_store import ReviewError
 
     if isinstance(err, qerr.QueueNotFound | qerr.ItemNotFound | qerr.PayloadInvalid
                   | qerr.IllegalTransition | UnknownBot | ReviewError
-                  | OrganisationVersionError):
+                  | OrganisationVersionError | AlertNotFound):
         return 2
     if isinstance(err, qerr.QueueError | BotError):
         return 1

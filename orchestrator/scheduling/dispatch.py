@@ -11,6 +11,7 @@ and not retried: the next fire polls again).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from orchestrator.scheduling.triggers import (
 )
 from queues import NewItem, QueueError, Store
 from queues.fire_store import FireResult
+from queues.leadership import Fence
 from queues.validation import validate_items
 
 log = structlog.get_logger("scheduler.fire")
@@ -34,8 +36,10 @@ class Dispatcher:
     """Fires scheduled times; a time being fired by this node is not started twice."""
 
     def __init__(self, store: Store, node: str, *, metrics: Any = None,
-                 feeder_timeout: float = FEEDER_TIMEOUT, default_tz: str = DEFAULT_TIMEZONE):
+                 feeder_timeout: float = FEEDER_TIMEOUT, default_tz: str = DEFAULT_TIMEZONE,
+                 fence: Callable[[], Fence | None] = lambda: None):
         self.store = store
+        self.fence = fence  # the leader's current term: see queues.postgres_leadership
         self.node = node
         self.default_tz = default_tz
         self.metrics = metrics
@@ -85,8 +89,12 @@ class Dispatcher:
         result = await asyncio.to_thread(
             fires.record_fire, process=trigger.process, trigger_key=trigger.key,
             scheduled_at=ts, node=self.node, items=items, status=status, error=error,
-            trigger=trigger.spec.describe())
+            trigger=trigger.spec.describe(), fence=self.fence())
         if not result.recorded:
+            if result.status == "fenced":
+                log.warning("schedule.fenced", process=trigger.process,
+                            scheduled_at=when.isoformat(),
+                            reason="this node's leader term has ended: nothing recorded")
             return None
         event = log.error if status == "failed" else log.info
         event(f"schedule.{status}", process=trigger.process, trigger=trigger.spec.describe(),
@@ -95,3 +103,34 @@ class Dispatcher:
         if self.metrics is not None:
             self.metrics.fired(trigger.process, status)
         return result
+
+    async def record_missed(self, trigger: TimedTrigger, times: list[datetime]) -> int:
+        """Record fire times later than their grace: a `missed` row and event each.
+
+        Fenced like fires, so an old leader cannot mark as missed a time its successor
+        is about to fire. Returns how many were recorded (not recorded before)."""
+        recorded = 0
+        for when in times:
+            try:
+                result = await asyncio.to_thread(
+                    self.store.fires.record_fire, process=trigger.process,
+                    trigger_key=trigger.key, scheduled_at=when.timestamp(), node=self.node,
+                    status="missed", trigger=trigger.spec.describe(), fence=self.fence())
+            except (QueueError, OSError) as err:
+                log.error("schedule.missed_not_recorded", process=trigger.process,
+                          scheduled_at=when.isoformat(), error=str(err))
+                break
+            if result.status == "fenced":
+                break
+            recorded += int(result.recorded)
+        if recorded:
+            from orchestrator.alerts.raising import missed_alert
+            alert = missed_alert(trigger.process, trigger.spec.describe(),
+                                 [w.astimezone(zone(trigger.timezone)) for w in times])
+            try:
+                await asyncio.to_thread(self.store.alerts.raise_alert, alert,
+                                        actor=f"scheduler:{self.node}")
+            except (QueueError, OSError) as err:
+                log.error("schedule.missed_alert_failed", process=trigger.process,
+                          error=str(err))
+        return recorded

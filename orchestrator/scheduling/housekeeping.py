@@ -75,7 +75,7 @@ class Housekeeping:
 
 
 def default_chores(store: Store, actor: str) -> list[Chore]:
-    """An hourly checkpoint of the audit log; review tasks placed and escalated."""
+    """An hourly checkpoint of the audit log; review tasks placed, escalated and alerted."""
     from orchestrator.scheduling.review_clock import escalate, place_new
 
     def checkpoint() -> dict[str, int]:
@@ -83,7 +83,11 @@ def default_chores(store: Store, actor: str) -> list[Chore]:
         return {"checkpoint": sealed.id, "chains": len(sealed.chains)}
 
     def review() -> dict[str, int]:
+        from orchestrator.alerts.raising import review_overdue_alert
         placed = place_new(store)
-        return {"placed": placed, "escalated": len(escalate(store))}
+        escalated = escalate(store)
+        for task in escalated:  # one alert per task, however often this runs
+            store.alerts.raise_alert(review_overdue_alert(task), actor=actor)
+        return {"placed": placed, "escalated": len(escalated)}
     return [Chore("audit-checkpoint", CHECKPOINT_EVERY, checkpoint),
             Chore("review-tasks", REVIEW_EVERY, review)]

@@ -48,6 +48,7 @@ log = structlog.get_logger("scheduler")
 ELECT_EVERY = 2.0
 SYNC_EVERY = 10.0
 MAX_PENDING = 100_000
+MISSED_LIMIT = 10_000  # missed times recorded per trigger and catch-up (a week of minutes)
 
 
 def scheduled_fire(**_: Any) -> None:
@@ -106,7 +107,8 @@ class SchedulerService:
         self.metrics = metrics
         self.leadership = leadership or store.leadership()
         self.elect_every, self.sync_every = elect_every, sync_every
-        self.dispatcher = Dispatcher(store, node_name, metrics=metrics, default_tz=default_tz)
+        self.dispatcher = Dispatcher(store, node_name, metrics=metrics, default_tz=default_tz,
+                                     fence=self.leadership.fence)
         self.scheduler: AsyncIOScheduler | None = None
         self.triggers: dict[str, TimedTrigger] = {}
         self._registered_at: dict[str, float] = {}  # process -> last (re)registration
@@ -240,12 +242,15 @@ class SchedulerService:
         now = datetime.now(UTC)
         last_at = datetime.fromtimestamp(last, UTC)
         horizon = max(last_at, now - timedelta(seconds=trigger.grace))
-        missed = sum(1 for _ in trigger.times_between(last_at, horizon, limit=10_000))
-        if missed:  # down longer than the grace: APScheduler reports them one by one too
-            log.info("schedule.catch_up", process=trigger.process, trigger=trigger.key,
-                     missed=missed, grace_seconds=trigger.grace)
+        missed = list(trigger.times_between(last_at, horizon, limit=MISSED_LIMIT))
         due = list(trigger.times_between(horizon, now))
         async with self._job_locks.setdefault(trigger.key, asyncio.Lock()):
+            if missed:  # down longer than the grace: each is recorded, and alerted
+                recorded = await self.dispatcher.record_missed(trigger, missed)
+                log.warning("schedule.catch_up", process=trigger.process, trigger=trigger.key,
+                            missed=len(missed), recorded=recorded, grace_seconds=trigger.grace)
+                if self.metrics is not None and recorded:
+                    self.metrics.fires.labels(trigger.process, "missed").inc(recorded)
             for when in due[-1:] if trigger.spec.coalesces else due:
                 await self.dispatcher.fire(trigger, when)
 
@@ -262,11 +267,12 @@ class SchedulerService:
         now = datetime.now(UTC)  # after the wait: a fire that waited too long is missed
         late = [t for t in run_times if (now - t).total_seconds() > trigger.grace]
         if late:
+            recorded = await self.dispatcher.record_missed(trigger, late)
             log.warning("schedule.missed", process=trigger.process, trigger=job_id,
-                        count=len(late), first=late[0].isoformat(), last=late[-1].isoformat(),
-                        grace_seconds=trigger.grace)
-            if self.metrics is not None:
-                self.metrics.fires.labels(trigger.process, "missed").inc(len(late))
+                        count=len(late), recorded=recorded, first=late[0].isoformat(),
+                        last=late[-1].isoformat(), grace_seconds=trigger.grace)
+            if self.metrics is not None and recorded:
+                self.metrics.fires.labels(trigger.process, "missed").inc(recorded)
         ok = True
         for when in run_times[len(late):]:
             result = await self.dispatcher.fire(trigger, when)

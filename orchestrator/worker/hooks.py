@@ -22,7 +22,8 @@ import structlog
 
 from orchestrator.scheduling.nodes import default_node_name, describe_slot
 from orchestrator.scheduling.sla import SlaWatch
-from queues import ClaimedItem
+from queues import ClaimedItem, StoreError
+from queues.alert_store import AlertStore
 from queues.node_store import NodeStore
 
 if TYPE_CHECKING:
@@ -92,14 +93,28 @@ class SlaChecks(WorkerHook):
     event once, not once per node.
     """
 
-    def __init__(self, watch: SlaWatch, allowed: Callable[[], bool] = lambda: True):
+    def __init__(self, watch: SlaWatch, allowed: Callable[[], bool] = lambda: True,
+                 alerts: AlertStore | None = None):
         self.watch = watch
         self.allowed = allowed
+        self.alerts = alerts  # each event also raises its alert (once per item, in the db)
 
     async def tick(self, worker: Worker) -> None:
         if self.watch.due() and self.allowed():
             queue_ids = [s.gate.queue_id for s in worker.served.values() if s.gate]
-            await asyncio.to_thread(self.watch.check, queue_ids)
+            events = await asyncio.to_thread(self.watch.check, queue_ids)
+            if events and self.alerts is not None:
+                await asyncio.to_thread(self._raise, events)
+
+    def _raise(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        from orchestrator.alerts.raising import sla_alert
+        assert self.alerts is not None
+        try:
+            for kind, fields in events:
+                self.alerts.raise_alert(sla_alert(kind, fields), actor="system")
+        except StoreError as err:  # the next check raises what this one could not
+            self.watch.flagged.clear()
+            log.warning("sla.alert_failed", error=str(err).splitlines()[0])
 
 
 class OutcomeCallback(WorkerHook):

@@ -11,6 +11,7 @@ expire and bring them back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -28,10 +29,19 @@ from orchestrator.worker.browser import BrowserHost
 from orchestrator.worker.hooks import WorkerHook
 from orchestrator.worker.slot import Outcome, Slot, SlotEnv
 from orchestrator.worker.trace_modes import TraceMode
-from queues import ClaimedItem, LeaseLost, QueueError, QueueNotFound, Store
+from queues import (
+    ClaimedItem,
+    IllegalTransition,
+    LeaseLost,
+    QueueError,
+    QueueNotFound,
+    Store,
+    StoreError,
+)
 
 log = structlog.get_logger("worker")
 RECOVER_EVERY = 5.0
+OUTAGE_BACKOFF = (0.5, 10.0)  # first and longest wait while the database is unreachable
 REFRESH_PROCESSES_EVERY = 10.0
 
 
@@ -198,6 +208,24 @@ class Worker:
         return self.report
 
     async def _dispatch(self) -> None:
+        """Claim rounds until stopped; a database outage pauses them, with backoff.
+
+        Items in flight go on meanwhile (their outcomes wait for the database, see
+        `_record`); nothing is claimed until a round goes through again.
+        """
+        wait = OUTAGE_BACKOFF[0]
+        while not self.stopping.is_set():
+            try:
+                await self._rounds()
+                return
+            except StoreError as err:
+                log.warning("worker.database_unreachable", error=str(err).splitlines()[0],
+                            retry_in_seconds=wait)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), wait)
+                wait = min(wait * 2, OUTAGE_BACKOFF[1])
+
+    async def _rounds(self) -> None:
         last_recover = last_refresh = time.monotonic()
         while not self.stopping.is_set():
             claimed = await self._claim_for_free_slots()
@@ -331,7 +359,7 @@ class Worker:
                                   message=f"the worker's slot failed: {err}"[:2000])
             self._recording.add(item.id)
             try:
-                await asyncio.to_thread(self._record, item, outcome)
+                await self._record_through_outages(item, outcome)
             except LeaseLost as err:
                 self.report.lease_lost += 1
                 log.warning("item.lease_lost", error=str(err))
@@ -344,6 +372,34 @@ class Worker:
                      seconds=round(outcome.seconds, 3))
             for hook in self.hooks:
                 hook.finished(self, item, outcome)
+
+    async def _record_through_outages(self, item: ClaimedItem, outcome: Outcome) -> None:
+        """Record the outcome, retrying while the database is away (with backoff).
+
+        Until the lease runs out the outcome is still ours to record; after that
+        the item has come back through its lease and someone will try it again.
+        A retry that finds the outcome already recorded (the first try committed,
+        but its answer was lost with the connection) is not an error.
+        """
+        wait, retried = OUTAGE_BACKOFF[0], False
+        give_up = time.time() + max(item.lease_expires_at - time.time(), 30.0)
+        while True:
+            try:
+                await asyncio.to_thread(self._record, item, outcome)
+                return
+            except IllegalTransition:
+                if not retried:
+                    raise
+                log.info("item.recorded_before_outage", item_id=item.id)
+                return
+            except StoreError as err:
+                if time.time() + wait > give_up:
+                    raise LeaseLost(f"item {item.id}: the database was away until its lease "
+                                    "ran out; it comes back through the lease") from err
+                log.warning("item.record_waiting_for_database", item_id=item.id,
+                            error=str(err).splitlines()[0], retry_in_seconds=wait)
+                await asyncio.sleep(wait)
+                wait, retried = min(wait * 2, OUTAGE_BACKOFF[1]), True
 
     def _record(self, item: ClaimedItem, outcome: Outcome) -> None:
         if outcome.kind == "done":
@@ -369,7 +425,11 @@ class Worker:
                 if item.id not in self._recording:
                     by_lease.setdefault(served.lease_seconds, []).append(item.id)
             for lease, ids in by_lease.items():
-                held = await asyncio.to_thread(self.store.heartbeat, ids, self.id, lease)
+                try:
+                    held = await asyncio.to_thread(self.store.heartbeat, ids, self.id, lease)
+                except StoreError as err:  # the next beat tries again; leases are long
+                    log.warning("worker.heartbeat_failed", error=str(err).splitlines()[0])
+                    continue
                 for task, (_, item, _) in list(self.tasks.items()):
                     if item.id in ids and item.id not in held and item.id not in self._recording:
                         log.warning("item.lease_lost_mid_item", item_id=item.id)

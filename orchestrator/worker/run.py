@@ -19,7 +19,8 @@ def default_hooks(store: Store, *, sla_allowed: Callable[[], bool] = lambda: Tru
                   on_sla_event: Callable[[str, str], None] | None = None) -> list[WorkerHook]:
     """What every worker runs beside its loop: its node row and SLA events."""
     return [NodeBeats(store.nodes),
-            SlaChecks(SlaWatch(store.monitor, on_event=on_sla_event), sla_allowed)]
+            SlaChecks(SlaWatch(store.monitor, on_event=on_sla_event), sla_allowed,
+                      alerts=store.alerts)]
 
 
 def build_worker(store: Store, settings: Settings, options: WorkerOptions,

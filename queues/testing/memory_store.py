@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from queues.alert_store import dead_alert
 from queues.chain import AuditEvent, ChainKey, VerifyResult
 from queues.checkpoints import Checkpoint
 from queues.enqueue_events import ENQUEUE_CHUNK, default_writer, enqueued_event
@@ -35,6 +36,7 @@ from queues.schema import NO_DEADLINE
 from queues.states import ABANDONABLE, RETRYABLE_BY_OPERATOR, Outcome, Status
 from queues.store import Store
 from queues.testing.accounts import MemoryAccountStore
+from queues.testing.alerts import MemoryAlertStore
 from queues.testing.retention import MemoryKeyStore, MemoryRetentionStore
 from queues.testing.review import MemoryOrganisationStore, MemoryReviewStore
 from queues.testing.siblings import (
@@ -67,7 +69,11 @@ class InMemoryStore(Store):
         self.accounts = MemoryAccountStore(self)
         self.review: MemoryReviewStore = MemoryReviewStore(self)
         self.organisation = MemoryOrganisationStore(self)
+        self.alerts: MemoryAlertStore = MemoryAlertStore(self)
         self.monitor = MemoryQueueMonitor(self)
+
+    def ping(self) -> None:
+        """Always reachable."""
 
     def leadership(self) -> Leadership:
         return SoleLeadership()
@@ -328,6 +334,8 @@ class InMemoryStore(Store):
             row.error_type, row.error_code, row.error_message = error_type, code, message
             if not decision.retry:
                 self._open_review(proc, item_id, "dead", code or error_type, 0.0, now)
+                self.alerts.raise_locked(dead_alert(proc.spec.name, item_id, row.attempts,
+                                                    code or error_type), actor="system")
             self._audit([self._event(
                 proc, f"worker:{worker_id}",
                 "item.retry_scheduled" if decision.retry else "item.dead", now,
@@ -374,6 +382,8 @@ class InMemoryStore(Store):
                 row.error_message = f"worker {owner} stopped renewing its lease"
                 if not decision.retry:
                     self._open_review(proc, row.id, "dead", "LeaseExpired", 0.0, now)
+                    self.alerts.raise_locked(dead_alert(proc.spec.name, row.id, row.attempts,
+                                                        "LeaseExpired"), actor="system")
                 self._audit([self._event(
                     proc, "system", "item.lease_expired", now, item_id=row.id,
                     robot_seconds=took, details={"worker": owner, "attempt": row.attempts,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from queues.chain import AuditEvent
 from queues.credential_store import CredentialStore
 from queues.fire_store import FireResult, FireStore
+from queues.leadership import Fence
 from queues.models import NewItem
 from queues.monitor import (
     COUNTED,
@@ -118,8 +119,9 @@ class MemoryFireStore(FireStore):
 
     def record_fire(self, *, process: str, trigger_key: str, scheduled_at: float, node: str,
                     items: Sequence[NewItem] = (), status: str = "fired",
-                    error: str | None = None, trigger: str = "") -> FireResult:
-        store, db = self.store, self.store.db
+                    error: str | None = None, trigger: str = "",
+                    fence: Fence | None = None) -> FireResult:
+        store, db = self.store, self.store.db  # no lease here: a fence always holds
         actor = f"scheduler:{node}"
         with db.lock:
             if self.already_fired(process, scheduled_at):

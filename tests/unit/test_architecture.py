@@ -26,6 +26,7 @@ BASE = {"errors", "durations", "settings", "logs", "yaml_errors", "secrets", "sc
 RANKS = {
     "queues": 0, "bots": 0,
     "orchestrator.base": 1,  # errors, settings, durations, logs: imported by everything
+    "orchestrator.alerts": 1.5,  # alert rules, messages and channels: the scheduler raises them
     "orchestrator.scheduling": 2, "orchestrator.reports": 2,
     "orchestrator.modules": 3,  # process files, item files, credentials, the database
     "orchestrator.worker": 4,
@@ -65,7 +66,7 @@ def layer(module: str) -> str | None:
     if len(parts) == 1:
         return None
     sub = parts[1]
-    if sub in ("cli", "worker", "scheduling", "reports", "services", "web"):
+    if sub in ("cli", "worker", "scheduling", "reports", "services", "web", "alerts"):
         return f"orchestrator.{sub}"
     if sub in BASE:
         return "orchestrator.base"
