@@ -83,10 +83,21 @@ class HotConnections:
         self._local = threading.local()
         self._all: list[Any] = []
         self._lock = threading.Lock()
+        self._generation = 0  # bumped by `reset`: every thread reconnects on its next use
+
+    def reset(self) -> None:
+        """Forget every thread's connection: after the server restarted or cut them all,
+        each would otherwise fail once, one claim round at a time."""
+        with self._lock:
+            self._generation += 1
 
     def _get(self) -> tuple[Any, _OneCursor]:
         found: tuple[Any, _OneCursor] | None = getattr(self._local, "conn", None)
+        if found is not None and getattr(self._local, "generation", 0) != self._generation:
+            self._drop(found[0])
+            found = None
         if found is None:
+            self._local.generation = self._generation
             conn = self.engine.raw_connection()
             driver: Any = conn.driver_connection
             if self.pg:

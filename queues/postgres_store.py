@@ -9,11 +9,13 @@ wake within milliseconds instead of polling.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
 
+from queues.engine import wrapped_errors
 from queues.leadership import Leadership
 from queues.postgres_leadership import PostgresLeadership
 from queues.sql_store import SqlStore
@@ -44,10 +46,23 @@ class PostgresStore(SqlStore):
         return self._listener
 
     def wait_for_work(self, timeout: float) -> bool:
-        listener = self._listen()
-        for _ in listener.notifies(timeout=timeout, stop_after=1):
-            return True
+        """Wait for a NOTIFY; a broken listener (a restarted server) is dropped and the
+        error given as StoreError, which the worker rides out with backoff."""
+        with wrapped_errors("wait for work"):
+            try:
+                listener = self._listen()
+                for _ in listener.notifies(timeout=timeout, stop_after=1):
+                    return True
+            except psycopg.Error:
+                self._drop_listener()
+                raise
         return False
+
+    def _drop_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(psycopg.Error):
+                listener.close()
 
     def close(self) -> None:
         if self._listener is not None:

@@ -185,6 +185,10 @@ class SqlStoreCore(Store):
         with self._read("reach the database") as conn:
             conn.execute(sa.text("SELECT 1"))
 
+    def reconnect(self) -> None:
+        self.hot_conns.reset()
+        self.engine.pool.dispose()  # connections in use are closed when given back
+
     def close(self) -> None:
         self.hot_conns.close()
         self.engine.dispose()

@@ -63,6 +63,9 @@ class Store:
         """One round trip to the database; StoreError when it cannot be reached."""
         raise NotImplementedError
 
+    def reconnect(self) -> None:
+        """Drop every pooled connection (after an outage): the next use opens new ones."""
+
     def leadership(self) -> Leadership:
         """The scheduler's lock on this store's database (a new one each call)."""
         raise NotImplementedError

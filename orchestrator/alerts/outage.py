@@ -26,6 +26,7 @@ from queues import QueueError, Store
 
 log = structlog.get_logger("alerts")
 PING_EVERY = 5.0
+PING_WHILE_DOWN = 1.0  # an outage is timed to the second, whatever the ping period
 
 
 class DatabaseWatch:
@@ -47,7 +48,7 @@ class DatabaseWatch:
             ok = await self._ping()
             await asyncio.to_thread(self.observe, ok)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.every)
+                await asyncio.wait_for(stop.wait(), self.every if ok else PING_WHILE_DOWN)
 
     async def _ping(self) -> bool:
         try:

@@ -221,6 +221,7 @@ class Worker:
             except StoreError as err:
                 log.warning("worker.database_unreachable", error=str(err).splitlines()[0],
                             retry_in_seconds=wait)
+                self.store.reconnect()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), wait)
                 wait = min(wait * 2, OUTAGE_BACKOFF[1])
