@@ -133,8 +133,9 @@ class AlertsSection(BaseModel):
 
     email: list[str] = Field(default_factory=list, max_length=20,
                              description="addresses added to the alerts file's `to`")
-    off: list[str] = Field(default_factory=list, description="rules not alerted for this "
-                           "process, e.g. [sla_at_risk]")
+    # not `off:`: YAML reads a bare `off` as false
+    ignore: list[str] = Field(default_factory=list, description="rules not alerted for this "
+                              "process, e.g. [sla_at_risk]")
 
     @field_validator("email")
     @classmethod
@@ -145,14 +146,15 @@ class AlertsSection(BaseModel):
                                  "drift@kommune.no")
         return value
 
-    @field_validator("off")
+    @field_validator("ignore")
     @classmethod
-    def _off(cls, value: list[str]) -> list[str]:
+    def _ignore(cls, value: list[str]) -> list[str]:
         from orchestrator.alerts.config import RULES
         unknown = [r for r in value if r not in RULES]
         if unknown:
-            raise ValueError(f"unknown alert rule(s) {', '.join(repr(u[:40]) for u in unknown)}"
-                             f": use {', '.join(RULES)}")
+            names = ", ".join(repr(u[:40]) for u in unknown)
+            raise ValueError(f"unknown alert rule{'s' if len(unknown) > 1 else ''} {names}: "
+                             f"use {', '.join(RULES)}")
         return value
 
 

@@ -90,7 +90,7 @@ class AlertRouter:
             own = per_process.get(alert.process or "", {})
             log.warning("alert.raised", rule=alert.rule, subject=alert.subject,
                         process=alert.process, title=alert.title)
-            if not self.config.rule(alert.rule).enabled or alert.rule in own.get("off", []):
+            if not self.config.rule(alert.rule).enabled or alert.rule in own.get("ignore", []):
                 self.store.alerts.route(alert.id, OFF)
             elif any(s.covers(alert.rule, alert.process, now) for s in silences):
                 self.store.alerts.route(alert.id, SILENCED)

@@ -92,7 +92,7 @@ def test_a_dead_item_alerts_once_on_every_channel(store: SqlStore, smtp: SmtpSin
 
 def test_silences_rules_switched_off_and_process_opt_outs(store: SqlStore, smtp: SmtpSink,
                                                           hook: WebhookSink) -> None:
-    register(store, alerts={"off": ["sla_at_risk"]})
+    register(store, alerts={"ignore": ["sla_at_risk"]})
     store.alerts.add_silence(rule="item_dead", process="erp", until=store.clock() + 3600,
                              actor="operator", reason="ERP upgrade tonight")
     kill_one(store)
@@ -157,3 +157,19 @@ def test_stale_nodes_are_alerted_once(store: SqlStore, smtp: SmtpSink,
     assert router.run_once()["stale_nodes"] == 0
     assert [s for s in smtp.subjects if "worker-7" in s] == [
         "[RPA] Worker node worker-7 has been silent for 10 min"]
+
+
+def test_an_overdue_review_task_alerts_once(store: SqlStore) -> None:
+    from orchestrator.scheduling.housekeeping import default_chores
+
+    register(store, review={"sla": "2h"})
+    kill_one(store)
+    chore = next(c for c in default_chores(store, "scheduler:t") if c.name == "review-tasks")
+    chore.run()  # placed: due in two working hours
+    assert store.alerts.list_alerts(rule="review_overdue") == []
+    later = store.clock() + 14 * 86400  # overdue whatever the calendar says
+    store.clock = lambda: later
+    chore.run()
+    chore.run()
+    (alert,) = store.alerts.list_alerts(rule="review_overdue")
+    assert alert.process == "erp" and "overdue" in alert.title

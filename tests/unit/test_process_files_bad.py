@@ -138,3 +138,36 @@ def test_bad_retention_is_refused_naming_key_and_line(tmp_path: Path, section: s
 def test_retention_is_kept_in_the_definition_in_seconds(tmp_path: Path) -> None:
     cfg = load_process(write(tmp_path, GOOD + "retention:\n  payload: 90d\n  evidence: 0d\n"))
     assert cfg.to_spec().definition["retention"] == {"payload": 90 * 86400.0, "evidence": 0.0}
+
+
+@pytest.mark.parametrize(("section", "needle"), [
+    ("breaker: {after: 0}", "after"),
+    ("breaker: {after: -5}", "after"),
+    ("breaker: {after: 1.5}", "after"),
+    ("breaker: {after: 100000}", "after"),
+    ("breaker: {cool_down: 0s}", "at least 5s"),
+    ("breaker: {cool_down: .nan}", "cool_down"),
+    ("breaker: {cool_down: 30d}", "at most 1w"),
+    ("breaker: {cool_down: soon}", "not a duration"),
+    ("breaker: {after: 5, trip: 3}", "trip"),
+    ("breaker: true", "breaker"),
+    ("alerts: {ignore: [sla_broke]}", "unknown alert rule 'sla_broke'"),
+    ("alerts: {ignore: [item_dead, nonsense]}", "sla_at_risk, sla_broken"),
+    ("alerts: {email: [not-an-address]}", "not an e-mail address"),
+    ('alerts: {email: ["a@b.no\\nBcc: x@evil.example"]}', "not an e-mail address"),
+    ("alerts: {email: [a@b.no], webhooks: [teams]}", "webhooks"),
+])
+def test_breaker_and_alerts_sections_refused(tmp_path: Path, section: str, needle: str) -> None:
+    text = GOOD + section + "\n"
+    message = refused(tmp_path, text)
+    assert needle in message, message
+    assert f"line {line_of(text, section.split(':')[0] + ':')}" in message
+
+
+def test_breaker_and_alerts_sections_accepted(tmp_path: Path) -> None:
+    text = GOOD + ("breaker: {after: 3, cool_down: 2m}\n"
+                   "alerts: {email: [eier@kommune.no], ignore: [sla_at_risk]}\n")
+    config = load_process(write(tmp_path, text))
+    definition = config.to_spec().definition
+    assert definition["breaker"] == {"enabled": True, "after": 3, "cool_down": 120.0}
+    assert definition["alerts"] == {"email": ["eier@kommune.no"], "ignore": ["sla_at_risk"]}
