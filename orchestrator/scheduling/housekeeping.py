@@ -2,7 +2,7 @@
 
 Why the leader: a checkpoint of the audit log (and, later, a purge) must run
 once per period for the whole installation, and the leader is already unique
-(the PostgreSQL advisory lock, or the SQLite file lock). A chore runs in a
+(the PostgreSQL lease, or the SQLite file lock). A chore runs in a
 thread, so a slow one never delays the election loop's beat; its failure is
 logged and retried at its next period, and never ends the service.
 """
