@@ -48,6 +48,7 @@ class ProcessInfo:
     paused: bool
     created_at: float
     updated_at: float
+    breaker: str = "closed"  # closed, open (paused by it) or half_open (a probe is out)
 
 
 @dataclass(frozen=True)

@@ -249,6 +249,7 @@ class SqlStoreCore(Store):
         )
         return ProcessInfo(id=row["id"], spec=spec, queue_id=row["queue_id"],
                            paused=row["paused"], created_at=row["created_at"],
+                           breaker=row["breaker_state"],
                            updated_at=row["updated_at"])
 
     def _process_rows(self, conn: sa.Connection, name: str | None) -> list[sa.RowMapping]:

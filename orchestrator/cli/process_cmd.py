@@ -57,6 +57,7 @@ def _row(info: ProcessInfo) -> dict[str, object]:
     return {
         "name": spec.name, "owner": spec.owner, "cost_centre": spec.cost_centre,
         "bot": spec.bot, "queue": spec.queue_name, "paused": info.paused,
+        "breaker": info.breaker,
         "manual_minutes_per_item": spec.manual_minutes_per_item,
         "exception_minutes_per_item": spec.exception_minutes_per_item,
         "max_attempts": spec.retry.max_attempts, "backoff_seconds": spec.retry.backoff_seconds,
@@ -84,8 +85,16 @@ def list_(json_out: bool = typer.Option(False, "--json")) -> None:
         spec = info.spec
         table.add_row(spec.name, escape(spec.owner), f"{spec.manual_minutes_per_item:g}",
                       str(spec.retry.max_attempts),
-                      "[yellow]paused[/]" if info.paused else "[green]active[/]")
+                      _state(info.paused, info.breaker))
     console.print(table if infos else "No processes yet: rpa process register FILE.yaml")
+
+
+def _state(paused: bool, breaker: str) -> str:
+    if not paused:
+        return "[green]active[/]"
+    if breaker == "half_open":
+        return "[yellow]paused: probing[/]"
+    return "[red]paused by its breaker[/]" if breaker == "open" else "[yellow]paused[/]"
 
 
 @process_app.command("show")
