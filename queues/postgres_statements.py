@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from queues.enqueue_events import enqueued_event
 from queues.hot_tx import NeedsFullPath
 from queues.statements import (
     ATTEMPT_COLS,
@@ -91,6 +92,20 @@ class PostgresStatements(Statements):
             # (the CASE inside the CAST: a constant CAST would fail at planning)
             f"SELECT f, i, CAST(CASE WHEN f <> i THEN '{CHAIN_MOVED}' ELSE '0' END "
             "AS integer) FROM n")
+        # One new item in one statement, in autocommit: the row (its id fetched first,
+        # so that its event can be hashed), the chain head, the `items.enqueued`
+        # event and the wake-up. A reference already there inserts nothing and writes
+        # no event; a moved chain head fails the whole statement (nothing written).
+        self.next_item_id = "SELECT nextval(pg_get_serial_sequence('work_items', 'id'))"
+        self.enqueue_fused = pg_params(
+            "WITH f AS (INSERT INTO work_items (id, " + ", ".join(ITEM_COLS) + ") VALUES ("
+            "?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING "
+            "RETURNING id), "
+            "c AS (" + CHAIN_GUARD + " AND EXISTS (SELECT 1 FROM f) RETURNING id), "
+            "i AS (" + one.replace("%s", "?") + "), "
+            "n AS (SELECT (SELECT count(*) FROM f) AS f, (SELECT count(*) FROM i) AS i) "
+            f"SELECT f, i, CAST(CASE WHEN f <> i THEN '{CHAIN_MOVED}' ELSE '0' END "
+            "AS integer), CASE WHEN f > 0 THEN pg_notify(?, ?)::text END FROM n")
         self.enqueue = (
             "INSERT INTO work_items (" + ", ".join(ITEM_COLS) + ") SELECT v.queue_id, "
             "v.reference, v.payload::jsonb, v.priority, v.deadline, v.deadline_order, "
@@ -198,3 +213,35 @@ def complete_fused(store: Any, conn: Any, result: tuple[int, Any], worker_id: st
         return False
     store.chain.wrote(head)
     return True
+
+
+def enqueue_fused(store: Any, conn: Any, snap: Any, row: dict[str, Any], actor: str,
+                  now: float, details: dict[str, Any] | None, channel: str) -> int | None:
+    """One new item on PostgreSQL in two round trips (its id, then one statement).
+
+    None (nothing written) when the chain head is not cached or the reference is
+    already in the queue: the caller takes the ordinary path, which finds it.
+    """
+    cur = conn.connection.cursor()
+    cur.execute(store.hot.next_item_id)
+    item_id = int(cur.fetchone()[0])
+    event = enqueued_event(store._event, snap, actor, now, [(row["reference"], item_id)],
+                           details)
+    plan = store.chain.plan(conn, [event], now)
+    if plan is None:
+        return None
+    guard, rows, head = plan
+    values = [row[c] for c in ITEM_COLS]
+    values[2] = json.dumps(values[2])
+    try:
+        cur.execute(store.hot.enqueue_fused, (item_id, *values, *guard, *rows[0], channel,
+                                              str(snap.queue_id)))
+        found = cur.fetchone()
+    except psycopg.errors.InvalidTextRepresentation as err:
+        if CHAIN_MOVED in str(err):  # nothing was written: take the ordinary path
+            raise NeedsFullPath("the audit chain moved") from err
+        raise
+    if not found or not found[0]:
+        return None
+    store.chain.wrote(head)
+    return item_id

@@ -34,8 +34,15 @@ class PostgresStore(SqlStore):
     def leadership(self) -> Leadership:
         return PostgresLeadership(self.engine.url)
 
+    notify_channel = CHANNEL
+
     def _notify(self, conn: sa.Connection, queue_id: int) -> None:
-        conn.exec_driver_sql("SELECT pg_notify(%s, %s)", (CHANNEL, str(queue_id)))
+        # on the DBAPI cursor, so that the hot path (a bare connection) can notify too
+        cur = conn.connection.cursor()
+        try:
+            cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(queue_id)))
+        finally:
+            cur.close()
 
     def _listen(self) -> psycopg.Connection[Any]:
         if self._listener is None or self._listener.closed:

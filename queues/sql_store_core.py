@@ -38,7 +38,7 @@ from queues.models import (
     ProcessInfo,
     ProcessSpec,
 )
-from queues.postgres_statements import complete_fused
+from queues.postgres_statements import complete_fused, enqueue_fused
 from queues.schema import (
     IN_PROGRESS_SQL,
     NO_DEADLINE,
@@ -64,6 +64,7 @@ from queues.validation import validate_items
 
 wi = work_items
 HINTS_MAX = 10_000
+HOT_ENQUEUE_MAX = 100  # items an enqueue writes on the hot path (bulk gains nothing there)
 
 
 class SqlStoreCore(Store):
@@ -177,6 +178,8 @@ class SqlStoreCore(Store):
         """Raise the `item_dead` alert in the transaction that kills the item."""
         raise_in(conn, dead_alert(snap.name, item_id, attempts, cause), actor="system",
                  now=now)
+
+    notify_channel = ""  # PostgreSQL: the LISTEN channel of idle workers
 
     def _notify(self, conn: sa.Connection, queue_id: int) -> None:
         """Tell idle workers that a queue has work (engine-specific; default none)."""
@@ -304,8 +307,38 @@ class SqlStoreCore(Store):
         validate_items(snap.input_schema, items)
         if self.sealer is not None:
             self.sealer.prepare(process)
-        with self._write(f"enqueue into {process}") as conn:
+        action = f"enqueue into {process}"
+        if len(items) == 1 and self.hot.pg:
+            added = self._enqueue_one_fused(snap, items[0], actor, action)
+            if added is not None:
+                return added
+        if len(items) <= HOT_ENQUEUE_MAX:  # the API's and feeders' one item at a time
+            try:
+                with self._hot_write(action) as hot:  # stands in for a Connection
+                    return self.enqueue_in(hot, process, items,  # type: ignore[arg-type]
+                                           actor=actor, progress=progress)
+            except NeedsFullPath:
+                pass  # rolled back (a reference already there, say): the full path
+        with self._write(action) as conn:
             return self.enqueue_in(conn, process, items, actor=actor, progress=progress)
+
+    def _enqueue_one_fused(self, snap: ProcessSnapshot, item: NewItem, actor: str,
+                           action: str) -> EnqueueResult | None:
+        """PostgreSQL, one item: `postgres_statements.enqueue_fused`, or None to go on."""
+        if snap.hash_reference:
+            return None
+        row = self._item_row(snap, item, self.clock())
+        if self.sealer is not None:
+            row["payload"] = seal_json(self.sealer, snap.name, row["payload"])
+        try:
+            with self._hot_write(action, single_statement=True) as hot:
+                item_id = enqueue_fused(self, hot, snap, row, actor, row["created_at"], None,
+                                        self.notify_channel)
+        except NeedsFullPath:
+            return None
+        if item_id is None:
+            return None
+        return EnqueueResult(added={item.reference: item_id}, existing={})
 
     @contextmanager
     def transaction(self, action: str) -> Iterator[sa.Connection]:

@@ -75,6 +75,9 @@ class InMemoryStore(Store):
     def ping(self) -> None:
         """Always reachable."""
 
+    def reconnect(self) -> None:
+        """No connections to renew."""
+
     def leadership(self) -> Leadership:
         return SoleLeadership()
 

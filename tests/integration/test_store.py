@@ -3,6 +3,8 @@ moved by another process (the store contract itself is in tests/contract/)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import sqlalchemy as sa
 
@@ -78,3 +80,50 @@ def test_a_complete_whose_chain_moved_still_writes_item_and_event_together(
     done = store.audit_events(action="item.completed")
     assert sorted(e["item_id"] for e in done) == [first.id, second.id]
     assert store.verify_audit().ok
+
+
+def test_single_item_enqueues_write_item_and_event_together(store: SqlStore,
+                                                            db_url: str) -> None:
+    """One item at a time takes the short path (one statement on PostgreSQL, the hot
+    transaction on SQLite): each item has its event naming it, a repeated reference
+    is reported as existing with no second event, a moved chain head falls back to
+    the ordinary path, and the chain verifies."""
+    store.upsert_process(make_spec(), actor=ACTOR)
+    added = [store.enqueue("invoices", items(1, start=i), actor=ACTOR).added for i in range(5)]
+    again = store.enqueue("invoices", items(1, start=2), actor=ACTOR)
+    assert again.added == {} and again.existing == added[2]
+    twin = open_store(db_url, writer=store.writer)  # same chain, its own cached head
+    assert isinstance(twin, SqlStore)
+    try:
+        store.enqueue("invoices", items(1, start=5), actor=ACTOR)  # our head is cached
+        twin.record_event(actor=ACTOR, action="test.moved_the_chain", details={})
+        after = store.enqueue("invoices", items(1, start=6), actor=ACTOR).added
+    finally:
+        twin.close()
+    events = store.audit_events(action="items.enqueued", limit=100)
+    ids = sorted(e["item_id"] for e in events)
+    expected = sorted([*(i for a in added for i in a.values()), *after.values()])
+    assert len(ids) == 7 and set(expected) <= set(ids)
+    assert all(json.loads(e["details"])["count"] == 1 for e in events)
+    assert store.verify_audit().ok
+
+
+@pytest.mark.postgres
+def test_a_single_item_enqueue_wakes_an_idle_worker(pg_database: str) -> None:
+    import threading
+
+    from tests.conftest import truncate_all
+    truncate_all(pg_database)
+    producer, worker = open_store(pg_database, writer="p"), open_store(pg_database, writer="w")
+    try:
+        producer.upsert_process(make_spec(), actor=ACTOR)
+        woke: list[bool] = []
+        waiting = threading.Thread(target=lambda: woke.append(worker.wait_for_work(10.0)))
+        worker.wait_for_work(0.01)  # LISTEN first
+        waiting.start()
+        producer.enqueue("invoices", items(1), actor=ACTOR)
+        waiting.join(12)
+        assert woke == [True]
+    finally:
+        producer.close()
+        worker.close()
