@@ -735,9 +735,29 @@ def new_items(count: int) -> list[NewItem]:
             for i in range(count)]
 
 
+# The trust issue's protections, for runs that must show they cost what they cost:
+# payloads, outputs and errors sealed under a data key wrapped by a master key, and
+# the audit chain keyed (HMAC) by a key derived from it, as `rpa serve` runs with.
+# A module global, so that forked workers inherit it; set by `use_trust`.
+TRUST_MASTER_KEY: bytes | None = None
+
+
+def use_trust(on: bool) -> None:
+    """Open every bench store (in this process and forked workers) sealed and keyed."""
+    global TRUST_MASTER_KEY
+    from cryptography.fernet import Fernet
+    TRUST_MASTER_KEY = Fernet.generate_key() if on else None
+
+
 def open_bench_store(bench: Bench, writer: str) -> SqlStore:
     store = open_store(bench.store_url, writer=writer)
     assert isinstance(store, SqlStore)
+    if TRUST_MASTER_KEY is not None:
+        from orchestrator.encryption import AUDIT, EnvelopeSealer, MasterKey
+        from queues import ChainKey
+        sealer = EnvelopeSealer(store.keys, MasterKey(TRUST_MASTER_KEY))
+        store.use_sealer(sealer)
+        store.use_audit_key(ChainKey(sealer.raw_key(AUDIT)))
     return store
 
 

@@ -159,6 +159,68 @@ def read_item_rows(path: Path, schema: dict[str, Any] | None = None,
                    formulas: str = "refuse", reference_from: Sequence[str] | None = None
                    ) -> list[tuple[int, NewItem]]:
     """Every item with its row number (as a spreadsheet counts: the header is row 1)."""
+    unit = _unit(path)
+    items: list[tuple[int, NewItem]] = []
+    seen: dict[str, int] = {}
+    for number, item in _item_rows(path, schema, tz, formulas, reference_from):
+        if item.reference in seen:
+            raise InputFileError(f"{path}: {unit} {number}: reference "
+                                 f"{clip(item.reference, 60)!r} already appears in {unit} "
+                                 f"{seen[item.reference]}")
+        seen[item.reference] = number
+        items.append((number, item))
+    if check:
+        _check(path, schema, items)
+    return items
+
+
+def item_chunks(path: Path, schema: dict[str, Any] | None = None, tz: str = "Europe/Oslo",
+                *, formulas: str = "refuse", reference_from: Sequence[str] | None = None,
+                size: int = 1000) -> Iterator[list[tuple[int, NewItem]]]:
+    """The file's items in checked chunks of `size`, read as they are needed.
+
+    Memory follows the chunk, not the file: a million-row CSV streams. What a
+    chunk cannot see, a reference repeated from an earlier chunk, the store's
+    `enqueue_stream` finds (the row it had written in the same transaction).
+    Bad rows raise `InputFileError` when their chunk is reached; the caller's
+    single transaction then writes nothing.
+    """
+    chunk: list[tuple[int, NewItem]] = []
+    seen: dict[str, int] = {}  # within the chunk: the row a repeat is named against
+    unit = _unit(path)
+    for number, item in _item_rows(path, schema, tz, formulas, reference_from):
+        if item.reference in seen:
+            raise InputFileError(f"{path}: {unit} {number}: reference "
+                                 f"{clip(item.reference, 60)!r} already appears in {unit} "
+                                 f"{seen[item.reference]}")
+        seen[item.reference] = number
+        chunk.append((number, item))
+        if len(chunk) >= size:
+            _check(path, schema, chunk)
+            yield chunk
+            chunk, seen = [], {}
+    if chunk:
+        _check(path, schema, chunk)
+        yield chunk
+
+
+def _unit(path: Path) -> str:
+    return {".csv": "row", ".xlsx": "row", ".json": "item"}.get(path.suffix.lower(), "line")
+
+
+def _check(path: Path, schema: dict[str, Any] | None,
+           items: Sequence[tuple[int, NewItem]]) -> None:
+    try:
+        validate_items(schema, [item for _, item in items],
+                       row_numbers=[number for number, _ in items])
+    except PayloadInvalid as err:
+        ref = f" (reference {clip(err.reference, 60)!r})" if err.reference else ""
+        raise InputFileError(f"{path}: {_unit(path)} {err.row}{ref}: {err.reason}") from None
+
+
+def _item_rows(path: Path, schema: dict[str, Any] | None, tz: str, formulas: str,
+               reference_from: Sequence[str] | None) -> Iterator[tuple[int, NewItem]]:
+    """(row number, item) as the file is read; InputFileError names the first bad row."""
     suffix = path.suffix.lower()
     readers = _readers(tz, formulas, tuple(reference_from or ("reference",)))
     if suffix not in readers:
@@ -170,20 +232,16 @@ def read_item_rows(path: Path, schema: dict[str, Any] | None = None,
         raise InputFileError(f"{path}: is {path.stat().st_size / 2**20:,.0f} MB; files of up "
                              f"to {MAX_FILE_BYTES // 2**20} MB are read: split it")
     coerce = suffix in (".csv", ".xlsx")
-    items: list[tuple[int, NewItem]] = []
-    seen: dict[str, int] = {}
     number: int | None = None
-    unit = {".csv": "row", ".xlsx": "row", ".json": "item"}.get(suffix, "line")
+    unit = _unit(path)
+    count = 0
     try:
         for number, row in readers[suffix](path):
             item = _item(row, schema, tz, coerce, reference_from)
-            if item.reference in seen:
-                raise BadRow(number, f"reference {clip(item.reference, 60)!r} already "
-                                     f"appears in {unit} {seen[item.reference]}", unit=unit)
-            seen[item.reference] = number
-            items.append((number, item))
-            if len(items) > MAX_ITEMS:
+            count += 1
+            if count > MAX_ITEMS:
                 raise BadFile(f"holds more than {MAX_ITEMS:,} items: split it")
+            yield number, item
     except BadRow as bad:
         if bad.number is None and number is not None and not isinstance(bad, BadFile):
             bad = BadRow(number, str(bad), unit=unit)  # a row's content: name the row
@@ -194,11 +252,3 @@ def read_item_rows(path: Path, schema: dict[str, Any] | None = None,
                              ) from None
     except OSError as err:
         raise InputFileError(f"{path}: cannot be read: {err.strerror or err}") from None
-    if check:
-        try:
-            validate_items(schema, [item for _, item in items],
-                           row_numbers=[number for number, _ in items])
-        except PayloadInvalid as err:
-            ref = f" (reference {clip(err.reference, 60)!r})" if err.reference else ""
-            raise InputFileError(f"{path}: {unit} {err.row}{ref}: {err.reason}") from None
-    return items

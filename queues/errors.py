@@ -67,6 +67,14 @@ class PayloadInvalid(QueueError):
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
 
+class RepeatedReference(QueueError):
+    """A streamed batch holds the same reference twice; nothing of it was written."""
+
+    def __init__(self, reference: str):
+        self.reference = reference
+        super().__init__(f"the reference {reference[:60]!r} appears twice in the batch")
+
+
 class AuditKeyMissing(QueueError):
     """A checkpoint must be sealed (or a keyed chain checked) and the store holds no key."""
 

@@ -71,6 +71,16 @@ class EnqueueResult:
 
 
 @dataclass(frozen=True)
+class EnqueueCount:
+    """What a streamed enqueue did: counts, and the ids only when asked for."""
+
+    added: int
+    existing: int
+    ids: dict[str, int] | None = None  # reference -> id of every added item
+    existing_ids: dict[str, int] | None = None
+
+
+@dataclass(frozen=True)
 class ClaimedItem:
     """An item a worker now holds a lease on."""
 

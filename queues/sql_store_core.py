@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,11 +28,13 @@ from queues.errors import (
     ItemNotFound,
     LeaseLost,
     QueueNotFound,
+    RepeatedReference,
 )
 from queues.hot_tx import HotConnection, HotConnections, NeedsFullPath
 from queues.key_store import SqlKeyStore
 from queues.models import (
     ClaimedItem,
+    EnqueueCount,
     EnqueueResult,
     NewItem,
     ProcessInfo,
@@ -297,6 +299,36 @@ class SqlStoreCore(Store):
             return self.hot.insert_items(cur, rows)
         finally:
             cur.close()
+
+    def enqueue_stream(self, process: str, chunks: Iterable[Sequence[NewItem]], *,
+                       actor: str, progress: Callable[[int], None] | None = None,
+                       keep_ids: bool = False) -> EnqueueCount:
+        with self._read("read a process") as conn:
+            snap = self.snapshots.by_name(conn, process)
+        if self.sealer is not None:
+            self.sealer.prepare(process)
+        added = existing = 0
+        ids: dict[str, int] | None = {} if keep_ids else None
+        existing_ids: dict[str, int] | None = {} if keep_ids else None
+        with self._write(f"enqueue into {process}") as conn:
+            # a row of this batch has an id above this; an item there before, not
+            before = conn.execute(sa.select(sa.func.max(wi.c.id))).scalar() or 0
+            for chunk in chunks:
+                validate_items(snap.input_schema, chunk)
+                result = self.enqueue_in(conn, process, chunk, actor=actor)
+                repeated = [ref for ref, i in result.existing.items() if i > before]
+                if repeated or len(result.added) + len(result.existing) < len(chunk):
+                    raise RepeatedReference(repeated[0] if repeated
+                                            else _first_repeat(chunk))
+                added += len(result.added)
+                existing += len(result.existing)
+                if ids is not None and existing_ids is not None:
+                    ids.update(result.added)
+                    existing_ids.update(result.existing)
+                if progress:
+                    progress(len(chunk))
+        return EnqueueCount(added=added, existing=existing, ids=ids,
+                            existing_ids=existing_ids)
 
     def enqueue(self, process: str, items: Sequence[NewItem], *, actor: str,
                 progress: Callable[[int], None] | None = None) -> EnqueueResult:
@@ -741,3 +773,12 @@ class SqlStoreCore(Store):
                 .where(IN_PROGRESS_SQL, wi.c.lease_expires_at < now)
                 .order_by(wi.c.lease_expires_at).limit(500))
 
+
+def _first_repeat(items: Sequence[NewItem]) -> str:
+    """The first reference that appears twice in `items`."""
+    seen: set[str] = set()
+    for item in items:
+        if item.reference in seen:
+            return item.reference
+        seen.add(item.reference)
+    return items[0].reference if items else ""

@@ -15,7 +15,7 @@ figures) and `leadership()` (the scheduler's lock).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from queues.account_store import AccountStore
@@ -28,6 +28,7 @@ from queues.key_store import KeyStore
 from queues.leadership import Leadership
 from queues.models import (
     ClaimedItem,
+    EnqueueCount,
     EnqueueResult,
     ItemFilter,
     ItemView,
@@ -85,6 +86,18 @@ class Store:
         raise NotImplementedError
 
     # -- producing ---------------------------------------------------------
+    def enqueue_stream(self, process: str, chunks: Iterable[Sequence[NewItem]], *,
+                       actor: str, progress: Callable[[int], None] | None = None,
+                       keep_ids: bool = False) -> EnqueueCount:
+        """Add the chunks' items in ONE transaction, reading each chunk only when the
+        previous one is written: memory follows a chunk, not the whole batch.
+
+        Each chunk is validated as `enqueue` validates; a reference repeated within
+        the batch raises `RepeatedReference`, and any error (the caller's iterator
+        raising too) writes nothing at all. `keep_ids` returns every id.
+        """
+        raise NotImplementedError
+
     def enqueue(self, process: str, items: Sequence[NewItem], *, actor: str,
                 progress: Callable[[int], None] | None = None) -> EnqueueResult:
         """Add items in one transaction; known references are returned, not duplicated.

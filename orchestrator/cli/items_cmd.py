@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,10 +26,9 @@ from orchestrator.errors import InputFileError, UsageError
 
 if TYPE_CHECKING:  # the queue package loads on use: `rpa --help` starts faster
     from queues import NewItem
-    from queues.models import Attempt, ItemView
+    from queues.models import Attempt, EnqueueCount, ItemView
 
 items_app = typer.Typer(help="Work items: list, show, retry, abandon.", no_args_is_help=True)
-PROGRESS_FROM = 2000  # items; smaller files finish before a bar is worth drawing
 
 
 def enqueue(
@@ -50,10 +49,6 @@ def enqueue(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Add work items; all are validated first, and a known reference is not added twice."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from orchestrator.item_files import read_items
-
     if (file is None) == (data is None):
         raise UsageError("give either --file FILE or --data '{...}'")
     if reference_column and file is None:
@@ -67,25 +62,56 @@ def enqueue(
     info = store.get_process(process)
     if file is not None:
         key = reference_column or info.spec.definition.get("reference_from")
-        items = read_items(file, info.spec.input_schema, STATE.settings.timezone, check=True,
-                           formulas=formulas, reference_from=key)
+        counted = _enqueue_file(file, process, info.spec.input_schema, formulas, key,
+                                json_out)
+        added, existing = counted.added, counted.existing
+        ids, existing_ids = counted.ids or {}, counted.existing_ids or {}
     else:
-        items = [_data_item(str(data), reference, priority)]
-    if not items:
-        raise InputFileError(f"{file}: holds no items")
-    show_bar = len(items) >= PROGRESS_FROM and not json_out
-    with Progress(TextColumn("adding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, disable=not show_bar, transient=True) as bar:
-        task = bar.add_task("enqueue", total=len(items))
-        result = store.enqueue(process, items, actor=principal().actor,
-                               progress=lambda n: bar.advance(task, n))
+        result = store.enqueue(process, [_data_item(str(data), reference, priority)],
+                               actor=principal().actor)
+        added, existing = len(result.added), len(result.existing)
+        ids, existing_ids = result.added, result.existing
     if json_out:
-        print_json({"process": process, "added": len(result.added),
-                    "already_present": len(result.existing), "ids": result.added,
-                    "existing_ids": result.existing})
+        print_json({"process": process, "added": added, "already_present": existing,
+                    "ids": ids, "existing_ids": existing_ids})
         return
-    console.print(f"[green]✓[/] {process}: [bold]{len(result.added)}[/] added, "
-                  f"{len(result.existing)} already present")
+    console.print(f"[green]✓[/] {process}: [bold]{added}[/] added, "
+                  f"{existing} already present")
+
+
+def _enqueue_file(file: Path, process: str, schema: dict[str, Any] | None, formulas: str,
+                  key: Sequence[str] | None, keep_ids: bool) -> EnqueueCount:
+    """A file streamed into one transaction, a chunk at a time: a million rows fit in
+    a few hundred megabytes, and a bad row anywhere writes nothing."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from orchestrator.item_files import item_chunks
+    from queues.errors import RepeatedReference
+
+    rows: dict[str, int] = {}  # the current chunk's reference -> row number
+
+    def chunks() -> Iterator[list[NewItem]]:
+        for chunk in item_chunks(file, schema, STATE.settings.timezone, formulas=formulas,
+                                 reference_from=key):
+            rows.clear()  # for a repeat of an earlier chunk's reference, found by the store
+            rows.update((item.reference, number) for number, item in chunk)
+            yield [item for _, item in chunk]
+
+    with Progress(SpinnerColumn(), TextColumn("adding {task.completed:,} items"),
+                  TimeElapsedColumn(), console=console, disable=keep_ids,
+                  transient=True) as bar:
+        task = bar.add_task("enqueue", total=None)
+        try:
+            counted = STATE.store.enqueue_stream(process, chunks(), actor=principal().actor,
+                                                 progress=lambda n: bar.advance(task, n),
+                                                 keep_ids=keep_ids)
+        except RepeatedReference as err:
+            where = f"row {rows[err.reference]}: " if err.reference in rows else ""
+            raise InputFileError(f"{file}: {where}reference {err.reference[:60]!r} already "
+                                 "appears earlier in the file; nothing was added") from None
+    if counted.added + counted.existing == 0:
+        raise InputFileError(f"{file}: holds no items")
+    return counted
 
 
 def _data_item(data: str, reference: str | None, priority: str | None) -> NewItem:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -19,11 +19,13 @@ from queues.errors import (
     ItemNotFound,
     LeaseLost,
     QueueNotFound,
+    RepeatedReference,
 )
 from queues.leadership import Leadership, SoleLeadership
 from queues.models import (
     Attempt,
     ClaimedItem,
+    EnqueueCount,
     EnqueueResult,
     ItemFilter,
     ItemView,
@@ -183,6 +185,21 @@ class InMemoryStore(Store):
                 self.db.notify()
 
     # -- producing --------------------------------------------------------------------
+    def enqueue_stream(self, process: str, chunks: Iterable[Sequence[NewItem]], *,
+                       actor: str, progress: Callable[[int], None] | None = None,
+                       keep_ids: bool = False) -> EnqueueCount:
+        """All chunks read first (the memory store has no transaction to roll back)."""
+        items = [item for chunk in chunks for item in chunk]
+        seen: set[str] = set()
+        for item in items:
+            if item.reference in seen:
+                raise RepeatedReference(item.reference)
+            seen.add(item.reference)
+        result = self.enqueue(process, items, actor=actor, progress=progress)
+        return EnqueueCount(added=len(result.added), existing=len(result.existing),
+                            ids=dict(result.added) if keep_ids else None,
+                            existing_ids=dict(result.existing) if keep_ids else None)
+
     def enqueue(self, process: str, items: Sequence[NewItem], *, actor: str,
                 progress: Callable[[int], None] | None = None) -> EnqueueResult:
         with self.db.lock:
