@@ -83,6 +83,25 @@ def test_schema_failure_beyond_the_first_chunk_adds_nothing(lite: Cli, tmp_path:
     assert lite.counts("invoices")["new"] == 0
 
 
+def test_a_reference_repeated_across_chunks_adds_nothing(ready: Cli, tmp_path: Path) -> None:
+    """The file streams a chunk (1,000 rows) at a time; a repeat of an earlier chunk's
+    reference is found in the database's transaction, and all of it rolls back."""
+    ready.ok("enqueue", "invoices", "-f", write_csv(tmp_path / "first.csv", HEADER,
+                                                     invoice_rows(2, start=9000)))
+    rows = invoice_rows(2500)
+    rows[2200] = rows[10]  # file row 2202 repeats row 12
+    result = ready("enqueue", "invoices", "-f", write_csv(tmp_path / "big.csv", HEADER, rows))
+    assert result.code == 2, str(result)
+    assert "row 2202" in result.err and "already appears earlier in the file" in result.err
+    assert "Traceback" not in result.err
+    assert ready.counts("invoices")["new"] == 2  # what was there before, nothing more
+    again = ready.ok("enqueue", "invoices", "-f", write_csv(tmp_path / "ok.csv", HEADER,
+                                                            invoice_rows(2500, start=8000)),
+                     "--json").json()
+    assert again["added"] == 2498 and again["already_present"] == 2  # 9000 and 9001
+    assert len(again["ids"]) == 2498
+
+
 def test_csv_numbers_and_booleans_satisfy_the_schema(lite: Cli, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "items.csv", "reference,invoice_number,amount,paid,priority",
                      ["INV-1,INV-1,12.50,yes,high", "INV-2,INV-2,3,no,"])
