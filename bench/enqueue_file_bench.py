@@ -3,8 +3,9 @@
 Each figure is one real `rpa enqueue` process on a fresh database (a SQLite file
 in a scratch directory; PostgreSQL when it answers), timed as a whole and
 measured for its peak resident memory (`wait4`'s ru_maxrss). The baseline, in
-the same run, is the same file only read and checked (`read_items(check=True)`
-in a process of its own): what the reader costs, and what the store adds on top.
+the same run, is the same file only read and checked (`item_chunks`
+in a process of its own, streaming as `rpa enqueue` does): what the reader costs,
+and what the store adds on top.
 
     python bench/enqueue_file_bench.py [--rows 100000] [--repeat 3]
 """
@@ -41,9 +42,9 @@ PROCESS = textwrap.dedent("""\
         supplier: {type: string, maxLength: 80}
     """)
 READ_ONLY = ("import sys; from pathlib import Path; from orchestrator.item_files import "
-             "read_items; from orchestrator.process_config import load_process; "
+             "item_chunks; from orchestrator.process_config import load_process; "
              "schema = load_process(Path(sys.argv[2])).to_spec().input_schema; "
-             "print(len(read_items(Path(sys.argv[1]), schema, check=True)))")
+             "print(sum(len(c) for c in item_chunks(Path(sys.argv[1]), schema)))")
 
 
 def write_csv(path: Path, rows: int) -> None:
@@ -80,8 +81,7 @@ def measure(label: str, work: Path, csv: Path, env: dict[str, str], repeat: int,
         if database is None:
             run_env["RPA_DATA_DIR"] = str(work / f"{label}-{n}")
         prepare(work, run_env)
-        figures.append(run([*RPA, "enqueue", "invoices", "--file", str(csv), "--json"],
-                           run_env, work))
+        figures.append(run([*RPA, "enqueue", "invoices", "--file", str(csv)], run_env, work))
         if database is not None:  # the next repeat starts from an empty queue again
             subprocess.run([sys.executable, "-c", "import psycopg,sys; c=psycopg.connect("
                             "sys.argv[1]); c.execute('DELETE FROM work_items'); c.commit()",
