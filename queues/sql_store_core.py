@@ -40,7 +40,7 @@ from queues.models import (
     ProcessInfo,
     ProcessSpec,
 )
-from queues.postgres_statements import complete_fused, enqueue_fused
+from queues.postgres_statements import NextIds, complete_fused, enqueue_fused
 from queues.schema import (
     IN_PROGRESS_SQL,
     NO_DEADLINE,
@@ -94,6 +94,7 @@ class SqlStoreCore(Store):
         # the ordinary path. Bounded: leases that simply expire leave entries behind.
         self._hints: dict[int, tuple[int, float, int]] = {}
         self._probes: dict[int, str] = {}  # item id -> process: breaker probes claimed here
+        self.next_ids = NextIds()  # PostgreSQL: an item id drawn one enqueue ahead
         self.nodes = SqlNodeStore(engine, clock=clock)
         self.fires = SqlFireStore(self)
         self.credentials = SqlCredentialStore(self)
