@@ -315,17 +315,25 @@ class Worker:
         """Nothing left that this run could claim (for `--until-empty`).
 
         Items of a process whose gate said no (outside working hours, or fewer
-        than its queue trigger's threshold) wait for a later run: counting them
-        would keep an `--until-empty` worker waiting for hours.
+        than its queue trigger's threshold) wait for a later run, and so do the
+        waiting items of a paused process (by a person, or by its breaker):
+        counting them would keep an `--until-empty` worker waiting for hours.
+        Items in flight are always waited for.
         """
-        pending = {q.process: sum(q.count(s) for s in ("new", "retry_scheduled", "in_progress"))
-                   for q in self.store.queue_status() if q.process in self.served}
-        if any(n for name, n in pending.items() if name not in self._gated):
+        statuses = [q for q in self.store.queue_status() if q.process in self.served]
+        paused = {q.process for q in statuses if q.paused}
+        waiting = {q.process: sum(q.count(s) for s in ("new", "retry_scheduled"))
+                   for q in statuses}
+        if any(q.count("in_progress") for q in statuses):
             return False
-        for name in sorted(self._gated):
-            if pending.get(name):
-                log.warning("worker.items_left_waiting", process=name, items=pending[name],
-                            reason="outside working hours or below its queue trigger")
+        held = self._gated | paused
+        if any(n for name, n in waiting.items() if name not in held):
+            return False
+        for name in sorted(held):
+            if waiting.get(name):
+                log.warning("worker.items_left_waiting", process=name, items=waiting[name],
+                            reason="the process is paused" if name in paused
+                            else "outside working hours or below its queue trigger")
         return True
 
     async def _idle(self) -> None:
