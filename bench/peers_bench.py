@@ -13,7 +13,7 @@ Contenders, on the same machine, in one run, round by round:
   event, and every enqueue an `items.enqueued` event;
 - **raw**: a hand-written SQL queue on a table of its own, driven through the
   plain DBAPI (`bench/queue_bench.py`'s baseline): what the database allows;
-- **peers** (bench-only, installed into `.venv-peers` by `bench/peers/venv.py`, so
+- **peers** (bench-only, installed into `bench/peers/.venv-peers` by `bench/peers/venv.py`, so
   their dependencies never touch ours): PgQueuer 1.6.0 and procrastinate 3.10.0
   on PostgreSQL, huey 3.5.4 (`SqliteHuey`) on SQLite, each with its own
   recommended settings (see `bench/peers/README.md`), measured by
@@ -202,7 +202,7 @@ def peers_python(enabled: bool) -> Path | None:
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        return Path(module.ensure_peers_venv(ROOT / ".venv-peers"))
+        return Path(module.ensure_peers_venv(ROOT / "bench" / "peers" / ".venv-peers"))
     except Exception as err:  # no network, say: the run goes on without the peers
         console.print(f"[yellow]peers skipped: {err}[/]")
         return None
