@@ -163,11 +163,7 @@ def read_item_rows(path: Path, schema: dict[str, Any] | None = None,
     items: list[tuple[int, NewItem]] = []
     seen: dict[str, int] = {}
     for number, item in _item_rows(path, schema, tz, formulas, reference_from):
-        if item.reference in seen:
-            raise InputFileError(f"{path}: {unit} {number}: reference "
-                                 f"{clip(item.reference, 60)!r} already appears in {unit} "
-                                 f"{seen[item.reference]}")
-        seen[item.reference] = number
+        _once(path, unit, number, item.reference, seen)
         items.append((number, item))
     if check:
         _check(path, schema, items)
@@ -189,11 +185,7 @@ def item_chunks(path: Path, schema: dict[str, Any] | None = None, tz: str = "Eur
     seen: dict[str, int] = {}  # within the chunk: the row a repeat is named against
     unit = _unit(path)
     for number, item in _item_rows(path, schema, tz, formulas, reference_from):
-        if item.reference in seen:
-            raise InputFileError(f"{path}: {unit} {number}: reference "
-                                 f"{clip(item.reference, 60)!r} already appears in {unit} "
-                                 f"{seen[item.reference]}")
-        seen[item.reference] = number
+        _once(path, unit, number, item.reference, seen)
         chunk.append((number, item))
         if len(chunk) >= size:
             _check(path, schema, chunk)
@@ -202,6 +194,14 @@ def item_chunks(path: Path, schema: dict[str, Any] | None = None, tz: str = "Eur
     if chunk:
         _check(path, schema, chunk)
         yield chunk
+
+
+def _once(path: Path, unit: str, number: int, reference: str, seen: dict[str, int]) -> None:
+    """Note `reference` at row `number`; InputFileError if `seen` has it already."""
+    if reference in seen:
+        raise InputFileError(f"{path}: {unit} {number}: reference {clip(reference, 60)!r} "
+                             f"already appears in {unit} {seen[reference]}")
+    seen[reference] = number
 
 
 def _unit(path: Path) -> str:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import truncate_all
+from tests.e2e import test_serve
 from tests.e2e.conftest import Cli
 from tests.e2e.test_serve import Cluster, contiguous, make_cluster, process_yaml
 from tests.support.alert_sinks import WebhookSink
@@ -24,15 +23,7 @@ from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.postgres]
 BOUND = 15.0  # seconds from a leader's last renewal to a successor firing
-
-
-@pytest.fixture
-def pg_cluster(tmp_path: Path, pg_database: str, cli: Cli,
-               monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
-    truncate_all(pg_database)
-    cluster = make_cluster(tmp_path, pg_database, "2s", cli, monkeypatch)
-    yield cluster
-    cluster.close()
+pg_cluster = test_serve.pg_cluster  # two nodes' shared database, an interval of 2 s
 
 
 def start_with(c: Cluster, name: str, **env: str) -> None:
