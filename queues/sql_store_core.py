@@ -493,23 +493,20 @@ class SqlStoreCore(Store):
               lease_seconds: float | None = None) -> list[ClaimedItem]:
         snap = self.snapshots.cached(process)
         now = self.clock()
-        if snap is not None and snap.paused:
-            return self._probe(process, worker_id, lease_seconds, now) \
-                if snap.may_probe(now) else []
         action = f"claim from {process}"
         rows: list[Any] = []
-        if snap is not None:  # the hot path: one statement, its own transaction
-            with wrapped_errors(action), \
-                    self.hot_conns.transaction(single_statement=True) as hot:
-                rows = self._claim_rows(hot, snap, worker_id, now, limit, lease_seconds)
-        else:
+        if snap is None:
             with self._write(action) as conn:  # a miss: load inside this transaction
                 snap = self.snapshots.by_name(conn, process)
                 if not snap.paused:
                     rows = self._claim_rows(conn, snap, worker_id, now, limit, lease_seconds)
-            if snap.paused:
-                return self._probe(process, worker_id, lease_seconds, now) \
-                    if snap.may_probe(now) else []
+        elif not snap.paused:  # the hot path: one statement, its own transaction
+            with wrapped_errors(action), \
+                    self.hot_conns.transaction(single_statement=True) as hot:
+                rows = self._claim_rows(hot, snap, worker_id, now, limit, lease_seconds)
+        if snap.paused:  # by a person, or by its breaker: then perhaps a probe
+            return self._probe(process, worker_id, lease_seconds, now) \
+                if snap.may_probe(now) else []
         return self._claimed_items(snap, rows, now, lease_seconds)
 
     def _probe(self, process: str, worker_id: str, lease_seconds: float | None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 import typer
@@ -10,6 +9,7 @@ from rich.markup import escape
 
 from orchestrator.cli.arguments import MAX_LIMIT, WHEN_HELP, parse_when
 from orchestrator.cli.common import STATE, console, make_table, principal, print_json
+from orchestrator.durations import format_time
 from orchestrator.errors import UsageError
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ STATE_STYLE = {"sent": "green", "pending": "yellow", "failed": "red", "digest": 
 
 
 def _when(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M")
+    return format_time(epoch, STATE.settings.timezone)
 
 
 def _alerts_config() -> AlertsConfig:

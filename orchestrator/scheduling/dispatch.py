@@ -122,7 +122,10 @@ class Dispatcher:
                 break
             if result.status == "fenced":
                 break
-            recorded += int(result.recorded)
+            if result.recorded:
+                recorded += 1
+                if self.metrics is not None:
+                    self.metrics.fired(trigger.process, "missed")
         if recorded:
             from orchestrator.alerts.raising import missed_alert
             alert = missed_alert(trigger.process, trigger.spec.describe(),

@@ -249,8 +249,6 @@ class SchedulerService:
                 recorded = await self.dispatcher.record_missed(trigger, missed)
                 log.warning("schedule.catch_up", process=trigger.process, trigger=trigger.key,
                             missed=len(missed), recorded=recorded, grace_seconds=trigger.grace)
-                if self.metrics is not None and recorded:
-                    self.metrics.fires.labels(trigger.process, "missed").inc(recorded)
             for when in due[-1:] if trigger.spec.coalesces else due:
                 await self.dispatcher.fire(trigger, when)
 
@@ -271,8 +269,6 @@ class SchedulerService:
             log.warning("schedule.missed", process=trigger.process, trigger=job_id,
                         count=len(late), recorded=recorded, first=late[0].isoformat(),
                         last=late[-1].isoformat(), grace_seconds=trigger.grace)
-            if self.metrics is not None and recorded:
-                self.metrics.fires.labels(trigger.process, "missed").inc(recorded)
         ok = True
         for when in run_times[len(late):]:
             result = await self.dispatcher.fire(trigger, when)
