@@ -10,6 +10,7 @@ complete cost as few round trips as the hand-written baseline allows.
 from __future__ import annotations
 
 import json
+import operator
 import threading
 import time
 from collections.abc import Sequence
@@ -36,6 +37,21 @@ from queues.statements import (
     dumps,
     pg_params,
 )
+
+# What `enqueue_shared` takes once for all rows: every column but reference and payload.
+SHARED_COLS = tuple(c for c in ITEM_COLS if c not in ("reference", "payload"))
+_shared_of = operator.itemgetter(*SHARED_COLS)
+SQL_TYPE = {"queue_id": "int", "priority": "int", "deadline": "float8",
+            "deadline_order": "float8", "due_at": "float8", "available_at": "float8",
+            "status": "text", "attempts": "int", "attempt_limit": "int",
+            "created_at": "float8", "updated_at": "float8"}
+_FLOAT_SHARED = tuple(SQL_TYPE[c] == "float8" for c in SHARED_COLS)
+
+
+def _typed_shared(values: tuple[Any, ...]) -> list[Any]:
+    """The shared values with floats as floats (an int would be sent as a numeric)."""
+    return [float(v) if f and v is not None else v for v, f in zip(values, _FLOAT_SHARED,
+                                                                    strict=True)]
 
 
 class PostgresStatements(Statements):
@@ -117,6 +133,16 @@ class PostgresStatements(Statements):
             "%b::int[], %b::float8[], %b::float8[], %b::float8[], %b::float8[], "
             "%b::text[], %b::int[], %b::int[], %b::float8[], %b::float8[]) AS v("
             + ", ".join(ITEM_COLS) + ") ON CONFLICT DO NOTHING RETURNING reference, id")
+        # The usual batch (a file, a feeder's page): rows that differ only in their
+        # reference and payload. Two arrays instead of thirteen: building and sending
+        # the other eleven cost a fifth of a bulk enqueue's time, for values that
+        # were all the same.
+        shared = [f"%s::{SQL_TYPE[c]}" for c in SHARED_COLS]
+        self.enqueue_shared = (
+            "INSERT INTO work_items (" + ", ".join(ITEM_COLS) + ") SELECT " + shared[0]
+            + ", v.reference, v.payload::jsonb, " + ", ".join(shared[1:])
+            + " FROM unnest(%b::text[], %b::text[]) AS v(reference, payload) "
+            "ON CONFLICT DO NOTHING RETURNING reference, id")
         self.heartbeat_sql = ("UPDATE work_items SET lease_expires_at=%s WHERE id = ANY(%s) "
                           "AND lease_owner=%s AND status='in_progress' RETURNING id")
         self.attempt = pg_params(f"INSERT INTO attempts ({ATTEMPT_COLS}) VALUES "
@@ -136,6 +162,12 @@ class PostgresStatements(Statements):
     def insert_items(self, cur: Any, rows: list[dict[str, Any]]) -> dict[str, int]:
         if not rows:
             return {}
+        first = _shared_of(rows[0])
+        if len(rows) > 1 and all(_shared_of(r) == first for r in rows):
+            cur.execute(self.enqueue_shared, (*_typed_shared(first),
+                                              [r["reference"] for r in rows],
+                                              [json.dumps(r["payload"]) for r in rows]))
+            return dict(cur.fetchall())
         cols = [[r[c] for r in rows] for c in ITEM_COLS]
         cols[2] = [json.dumps(p) for p in cols[2]]
         for i in ITEM_FLOATS:  # psycopg types an array by its first element

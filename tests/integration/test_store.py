@@ -9,10 +9,11 @@ import pytest
 import sqlalchemy as sa
 
 from queues import (
+    NewItem,
     Status,
     open_store,
 )
-from queues.schema import audit_chains, audit_events
+from queues.schema import audit_chains, audit_events, work_items
 from queues.sql_store import SqlStore
 from tests.conftest import items, make_spec
 
@@ -106,6 +107,31 @@ def test_single_item_enqueues_write_item_and_event_together(store: SqlStore,
     assert len(ids) == 7 and set(expected) <= set(ids)
     assert all(json.loads(e["details"])["count"] == 1 for e in events)
     assert store.verify_audit().ok
+
+
+@pytest.mark.parametrize("mixed", [False, True], ids=["shared", "mixed"])
+def test_a_batch_stores_each_rows_own_values(store: SqlStore, mixed: bool) -> None:
+    """A batch whose rows differ only in reference and payload goes as two arrays on
+    PostgreSQL (`enqueue_shared`), any other as one array per column: both store
+    every row as given, with None kept as NULL and the same created time."""
+    store.upsert_process(make_spec(), actor=ACTOR)
+    given = [NewItem(f"b{i}", {"n": i, "text": "æøå \u2603"},
+                     priority=(i % 3 if mixed else 2),
+                     deadline=(4_102_444_800.0 + i if mixed and i % 2 else None),
+                     defer_until=(4_102_444_800.0 if mixed and i == 3 else None))
+             for i in range(7)]
+    added = store.enqueue("invoices", given, actor=ACTOR).added
+    assert sorted(added) == sorted(i.reference for i in given)
+    with store.engine.connect() as conn:
+        rows = {r.reference: r for r in conn.execute(
+            sa.select(work_items).where(work_items.c.id.in_(list(added.values()))))}
+    for item in given:
+        row = rows[item.reference]
+        assert row.id == added[item.reference] and row.payload == item.payload
+        assert (row.priority, row.deadline) == (item.priority, item.deadline)
+        assert row.status == Status.NEW.value and row.attempts == 0
+        assert (row.available_at >= 4_102_444_800.0) == (item.defer_until is not None)
+    assert len({r.created_at for r in rows.values()}) == 1
 
 
 @pytest.mark.postgres
