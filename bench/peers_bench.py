@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ledger_floor
 import queue_bench as qb
 from _bench_common import median, scratch_dir, scratch_postgres
 from rich.console import Console
@@ -89,6 +90,13 @@ MEASURES = (
 SCENARIO = {"one_1w": qb.SCENARIOS[0], "one_4w": qb.SCENARIOS[1],
             "batch50_4w": qb.SCENARIOS[5]}
 # the peers' side of each measure: (run_peer.py --measure, --workers, --batch)
+# the floor's side of a measure: our statements and rows without our Python (`ledger_floor`)
+FLOOR: dict[str, Callable[[qb.Bench, int], float]] = {
+    "pg_one_1w": lambda bench, _: ledger_floor.pg_one_at_a_time(bench),
+    "pg_bulk": lambda bench, _: ledger_floor.pg_bulk(bench),
+    "pg_enqueue_one": ledger_floor.pg_enqueue_one,
+    "sqlite_one_1w": lambda bench, _: ledger_floor.sqlite_one_at_a_time(bench),
+}
 PEER_RUN = {"one_1w": ("consume", 1, 1), "one_4w": ("consume", 4, 1),
             "batch50_4w": ("consume", 4, 50), "bulk": ("enqueue_bulk", 1, 1),
             "enqueue_one": ("enqueue_one", 1, 1), "latency_p50": ("latency", 1, 1)}
@@ -423,18 +431,23 @@ def run_engine(engine: str, config: qb.Config, args: argparse.Namespace,
     peers = PEERS[engine] if python is not None else ()
     os.sync()
     with qb.scratch_bench(engine, config) as bench, peer_places(engine) as where:
-        contenders = ["ours", "raw", *peers, *(["before"] if before is not None else [])]
+        contenders = ["ours", "raw", "floor", *peers,
+                      *(["before"] if before is not None else [])]
         for round_no in range(args.rounds):
             turn = round_no % len(contenders)
             order = contenders[turn:] + contenders[:turn]
             for m in measures:
                 for who in order:
+                    if who == "floor" and m.key not in FLOOR:
+                        continue
                     console.print(f"[dim]{engine} round {round_no + 1}/{args.rounds}: "
                                   f"{m.label} — {who}[/]")
                     try:
                         if who == "before":
                             assert before is not None
                             value, note = before_run(before, m.key, args)
+                        elif who == "floor":
+                            value, note = FLOOR[m.key](bench, args.one_items), ""
                         elif who in ("ours", "raw"):
                             value, note = ours_and_raw(bench, m.key, "store" if who == "ours"
                                                        else "baseline", args.one_items)
@@ -465,9 +478,9 @@ def table(figures: Figures, before: str | None) -> Table:
     out = Table(title="Ours against raw SQL and the peers (medians; ours/best peer > 1: ours "
                 "is faster)", title_justify="left")
     out.add_column("measurement", overflow="fold")
-    who_all = ("ours", "raw", "pgqueuer", "procrastinate", "huey",
+    who_all = ("ours", "raw", "floor", "pgqueuer", "procrastinate", "huey",
                *(("before",) if before else ()))
-    for name in ("ours", "raw SQL", "PgQueuer", "procrastinate", "huey",
+    for name in ("ours", "raw SQL", "our SQL", "PgQueuer", "procrastinate", "huey",
                  *((f"ours at {before}",) if before else ()), "ours/best peer"):
         out.add_column(name, justify="right")
     for m in MEASURES:
