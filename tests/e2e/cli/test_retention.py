@@ -13,6 +13,7 @@ the second process now, and bad requests change nothing.
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import textwrap
 from contextlib import closing
@@ -46,9 +47,27 @@ def nin(n: int) -> str:
     return f"0101701{n:04d}"
 
 
+@pytest.fixture(scope="module")
+def worked_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The worked folder, made once: a worker run with Chromium is most of this file's
+    time, and each test starts from a copy of what it left."""
+    tmp_path = tmp_path_factory.mktemp("retention") / "work"
+    tmp_path.mkdir()
+    _work(Shell(tmp_path, tmp_path / "data"), tmp_path)
+    template = tmp_path.with_name("template")
+    shutil.copytree(tmp_path, template)
+    return tmp_path
+
+
 @pytest.fixture
-def worked(tmp_path: Path) -> Shell:
-    shell = Shell(tmp_path, tmp_path / "data")
+def worked(worked_once: Path) -> Shell:
+    """The folder as the worker left it, at the same path (evidence paths are absolute)."""
+    shutil.rmtree(worked_once)
+    shutil.copytree(worked_once.with_name("template"), worked_once)
+    return Shell(worked_once, worked_once / "data")
+
+
+def _work(shell: Shell, tmp_path: Path) -> None:
     for name, retention in (("forget", FORGET), ("keep", KEEP)):
         (tmp_path / f"{name}.yaml").write_text(
             PROCESS.format(name=name, retention=textwrap.indent(retention, "    ").strip()),
@@ -63,12 +82,12 @@ def worked(tmp_path: Path) -> Shell:
             "\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
         ok(shell("enqueue", name, "--file", f"{name}.jsonl"))
     ok(shell("worker", "--until-empty", "--no-trace", "--slots", "1"))
-    return shell
 
 
 def items(shell: Shell, process: str) -> list[dict[str, object]]:
     rows = ok(shell("items", "list", "--json", "--process", process, "--limit", "100")).json()
-    return [ok(shell("items", "show", str(r["id"]), "--json")).json() for r in rows]
+    shows = [shell.start("items", "show", str(r["id"]), "--json") for r in rows]  # side by side
+    return [ok(shell.result(p)).json() for p in shows]
 
 
 def test_purge_removes_what_is_due_and_nothing_else(worked: Shell) -> None:
