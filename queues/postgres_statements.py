@@ -110,6 +110,30 @@ class PostgresStatements(Statements):
             # (the CASE inside the CAST: a constant CAST would fail at planning)
             f"SELECT f, i, CAST(CASE WHEN f <> i THEN '{CHAIN_MOVED}' ELSE '0' END "
             "AS integer) FROM n")
+        # The same for a batch (`complete_many` after a claim of many): the items as
+        # arrays, each checked against its hint; unless every item is done and every
+        # event written, the statement fails and nothing is (the caller then takes
+        # the ordinary path, which says which item and why).
+        self.done_many_fused = (
+            "WITH v AS (SELECT * FROM unnest(%b::bigint[], %b::text[], %b::int[], "
+            "%b::float8[], %b::int[]) AS v(id, output, attempts, started, queue_id)), "
+            "f AS (UPDATE work_items w SET status='done', output=v.output::jsonb, "
+            "finished_at=%s, updated_at=%s, error_type=NULL, error_code=NULL, "
+            "error_message=NULL, lease_owner=NULL, lease_expires_at=NULL FROM v "
+            "WHERE w.id=v.id AND w.status='in_progress' AND w.lease_owner=%s "
+            "AND w.attempts=v.attempts AND w.attempt_started_at=v.started "
+            "AND w.queue_id=v.queue_id RETURNING w.id, w.attempts, v.started), "
+            "a AS (INSERT INTO attempts (" + ATTEMPT_COLS + ") SELECT id, attempts, %s, "
+            "started, %s, 'done', NULL, NULL, NULL, %s::jsonb FROM f), "
+            "c AS (" + pg_params(CHAIN_GUARD) + " AND (SELECT count(*) FROM f) = %s "
+            "RETURNING id), "
+            "i AS (INSERT INTO audit_events (" + AUDIT_COLS + ") SELECT c.id, e.* FROM c, "
+            "unnest(%b::int[], %b::float8[], %b::text[], %b::text[], %b::text[], "
+            "%b::text[], %b::text[], %b::bigint[], %b::float8[], %b::float8[], %b::text[], "
+            "%b::text[], %b::text[]) AS e RETURNING 1), "
+            "n AS (SELECT (SELECT count(*) FROM f) AS f, (SELECT count(*) FROM i) AS i) "
+            f"SELECT f, i, CAST(CASE WHEN f <> %s OR i <> f THEN '{CHAIN_MOVED}' "
+            "ELSE '0' END AS integer) FROM n")
         # One new item in one statement, in autocommit: the row (its id fetched first,
         # so that its event can be hashed), the chain head, the `items.enqueued`
         # event and the wake-up. A reference already there inserts nothing and writes
@@ -203,44 +227,52 @@ class PostgresStatements(Statements):
         if len(rows) == 1:
             cur.execute(self.audit_one, (*guard, *rows[0]))
             return bool(cur.fetchone()[0] == 1)
-        cols = [[r[i] for r in rows] for i in range(len(EVENT_COLS))]
-        for i, c in enumerate(EVENT_COLS):
-            if c in EVENT_FLOATS:
-                cols[i] = [None if v is None else float(v) for v in cols[i]]
-        cur.execute(self.audit, (*guard, *cols))
+        cur.execute(self.audit, (*guard, *event_arrays(rows)))
         return bool(cur.fetchone()[0] == len(rows))
 
 
-def complete_fused(store: Any, conn: Any, result: tuple[int, Any], worker_id: str, now: float,
-                   evidence: Any) -> bool:
-    """One statement for a whole complete on PostgreSQL, from the claim's hint.
+def complete_fused(store: Any, conn: Any, results: Sequence[tuple[int, Any]],
+                   worker_id: str, now: float, evidence: Any) -> bool:
+    """One statement for a whole complete (one item or a batch) on PostgreSQL, from the
+    claim's hints.
 
-    False (nothing written) when there is no hint, snapshot or cached chain head,
-    or the item no longer matches the hint: the caller takes the ordinary path.
+    False (nothing written) when an item has no hint, snapshot or cached chain
+    head, or a single item no longer matches its hint: the caller takes the
+    ordinary path. A batch that does not match raises `NeedsFullPath`.
     """
-    item_id, output = result
-    hint = store._hints.pop(item_id, None)
-    snap = store.snapshots.cached_queue(hint[2]) if hint else None
-    if hint is None or snap is None:
+    hints = [store._hints.pop(item_id, None) for item_id, _ in results]
+    snaps: list[Any] = [store.snapshots.cached_queue(h[2]) if h else None for h in hints]
+    if not all(snaps):
         return False
-    attempts, started, queue_id = hint
-    event = store._event(snap, f"worker:{worker_id}", "item.completed", now,
-                        item_id=item_id, freed_minutes=snap.manual_minutes,
-                        robot_seconds=max(0.0, now - started),
-                        details={"attempt": attempts})
-    plan = store.chain.plan(conn, [event], now)
+    actor = f"worker:{worker_id}"
+    events = [store._event(snap, actor, "item.completed", now, item_id=item_id,
+                           freed_minutes=snap.manual_minutes,
+                           robot_seconds=max(0.0, now - hint[1]),
+                           details={"attempt": hint[0]})
+              for (item_id, _), hint, snap in zip(results, hints, snaps, strict=True)]
+    plan = store.chain.plan(conn, events, now)
     if plan is None:
         return False
     guard, rows, head = plan
+    if len(results) == 1:
+        (item_id, output), (attempts, started, queue_id) = results[0], hints[0]
+        sql, params = store.hot.done_fused, (
+            dumps(output), now, now, item_id, worker_id, attempts, started, queue_id,
+            worker_id, started, now, dumps(evidence), *guard, *rows[0])
+    else:
+        sql, params = store.hot.done_many_fused, (
+            [i for i, _ in results], [dumps(o) for _, o in results],
+            [h[0] for h in hints], [float(h[1]) for h in hints], [h[2] for h in hints],
+            now, now, worker_id, worker_id, now, dumps(evidence), *guard, len(results),
+            *event_arrays(rows), len(results))
     cur = conn.connection.cursor()
     try:
-        cur.execute(store.hot.done_fused, (
-            dumps(output), now, now, item_id, worker_id, attempts, started, queue_id,
-            worker_id, started, now, dumps(evidence), *guard, *rows[0]))
+        cur.execute(sql, params)
         found = cur.fetchone()
     except psycopg.errors.InvalidTextRepresentation as err:
         if CHAIN_MOVED in str(err):  # nothing was written: take the ordinary path
-            raise NeedsFullPath("the audit chain moved") from err
+            raise NeedsFullPath("the audit chain moved, or an item is not as claimed") \
+                from err
         raise
     finally:
         cur.close()
@@ -248,6 +280,15 @@ def complete_fused(store: Any, conn: Any, result: tuple[int, Any], worker_id: st
         return False
     store.chain.wrote(head)
     return True
+
+
+def event_arrays(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    """Events' rows (`EVENT_COLS` order) as one array per column, floats as floats."""
+    cols = [[r[i] for r in rows] for i in range(len(EVENT_COLS))]
+    for i, c in enumerate(EVENT_COLS):
+        if c in EVENT_FLOATS:
+            cols[i] = [None if v is None else float(v) for v in cols[i]]
+    return cols
 
 
 ID_FRESH = 1.0  # seconds an id drawn ahead may wait for its item (see enqueue_fused)

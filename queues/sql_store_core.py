@@ -621,13 +621,13 @@ class SqlStoreCore(Store):
         now = self.clock()
         action = "complete items" if len(results) > 1 else "complete an item"
         try:
-            if self.hot.pg and len(results) == 1 and results[0][0] in self._hints:
+            if self.hot.pg and all(i in self._hints for i, _ in results):
                 # one statement in autocommit (see `complete_fused`); False: nothing written
                 with self._hot_write(action, single_statement=True) as hot:
-                    fused = complete_fused(self, hot, results[0], worker_id, now, evidence)
+                    fused = complete_fused(self, hot, results, worker_id, now, evidence)
                 if fused:
                     if self._probes:
-                        self._probes_went_well([results[0][0]])
+                        self._probes_went_well([i for i, _ in results])
                     return
             with self._hot_write(action) as hot:
                 self._complete_in(hot, results, worker_id, now, evidence)

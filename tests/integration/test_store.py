@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from queues import (
+    LeaseLost,
     NewItem,
     Status,
     open_store,
@@ -80,6 +81,53 @@ def test_a_complete_whose_chain_moved_still_writes_item_and_event_together(
     assert store.get_item(second.id).status == Status.DONE
     done = store.audit_events(action="item.completed")
     assert sorted(e["item_id"] for e in done) == [first.id, second.id]
+    assert store.verify_audit().ok
+
+
+def test_complete_many_finishes_a_batch_with_each_items_attempt_and_event(
+        store: SqlStore, db_url: str) -> None:
+    """A batch claimed together and finished together (one statement on PostgreSQL):
+    every item done with its own output, its attempt row and its event; a second
+    batch whose chain head moved under it takes the ordinary path, just as whole."""
+    store.upsert_process(make_spec(), actor=ACTOR)
+    store.enqueue("invoices", items(8), actor=ACTOR)
+    first = store.claim("invoices", "w", limit=4)
+    store.complete_many([(c.id, {"n": c.id}) for c in first], "w")
+    twin = open_store(db_url, writer=store.writer)  # same chain, its own cached head
+    assert isinstance(twin, SqlStore)
+    try:
+        second = store.claim("invoices", "w", limit=4)
+        twin.record_event(actor=ACTOR, action="test.moved_the_chain", details={})
+        store.complete_many([(c.id, {"n": c.id}) for c in second], "w")
+    finally:
+        twin.close()
+    ids = [c.id for c in (*first, *second)]
+    for item_id in ids:
+        item = store.get_item(item_id)
+        assert item.status == Status.DONE and item.output == {"n": item_id}
+        (attempt,) = item.history
+        assert (attempt.number, attempt.outcome, attempt.worker_id) == (1, "done", "w")
+    done = store.audit_events(action="item.completed", limit=100)
+    assert sorted(e["item_id"] for e in done) == sorted(ids)
+    assert all(json.loads(e["details"]) == {"attempt": 1} for e in done)
+    assert store.verify_audit().ok
+
+
+def test_a_batch_with_an_item_no_longer_held_finishes_none_of_it(store: SqlStore) -> None:
+    """One item of a batch re-claimed by another worker (its lease ran out): the whole
+    batch is refused with the reason, and no item, attempt or event is written."""
+    store.upsert_process(make_spec(), actor=ACTOR)
+    store.enqueue("invoices", items(3), actor=ACTOR)
+    claimed = store.claim("invoices", "w", limit=3)
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(work_items).where(work_items.c.id == claimed[1].id)
+                     .values(lease_owner="other"))
+    with pytest.raises(LeaseLost, match=f"item {claimed[1].id}"):
+        store.complete_many([(c.id, {"ok": True}) for c in claimed], "w")
+    assert [store.get_item(c.id).status for c in claimed] == [Status.IN_PROGRESS] * 3
+    assert not any(store.get_item(c.id).history for c in claimed)
+    assert store.audit_events(action="item.completed") == []
+    store.complete_many([(claimed[0].id, None), (claimed[2].id, None)], "w")  # still held
     assert store.verify_audit().ok
 
 
