@@ -7,6 +7,12 @@
 # start and SIGKILL workers, browsers and servers, and one file's leftovers
 # must not decide another's result. Extra arguments go to every pytest run;
 # with arguments that name tests, a single run is made instead.
+#
+# Two phases, for time: first the unit, contract, integration, web and CLI files,
+# two at a time (RPA_TEST_LANES, default 2: one per core here); then the
+# end-to-end files at the top of tests/e2e one by one with the machine to
+# themselves, because they measure fail-over bounds, leases and latencies in
+# wall-clock seconds that a neighbour's load would stretch.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || scripts/setup.sh
@@ -16,16 +22,38 @@ echo "==> pytest"
 for arg in "$@"; do
   case "$arg" in tests*|*::*) exec .venv/bin/pytest "$@";; esac
 done
-passed=0; failed=0; bad=()
-for file in $(find tests -name 'test_*.py' | sort); do
+
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+
+# One file: its summary line on stdout, its exit code and full output kept for the tally.
+run_file() {
+  local file=$1; shift
+  local key out code
+  key=$(printf '%s' "$file" | tr '/' '_')
   out=$(.venv/bin/pytest "$file" -p no:randomly "$@" 2>&1); code=$?
-  summary=$(printf '%s\n' "$out" | tail -n 1)
-  echo "$file: $summary"
+  printf '%s\n' "$out" > "$results/$key.out"
+  echo "$code" > "$results/$key.code"
+  echo "$file: $(printf '%s\n' "$out" | tail -n 1)"
+}
+export -f run_file
+export results
+
+shared=$(find tests -name 'test_*.py' ! -path 'tests/e2e/test_*' | sort)
+alone=$(find tests/e2e -maxdepth 1 -name 'test_*.py' | sort)
+printf '%s\n' $shared | xargs -P "${RPA_TEST_LANES:-2}" -I{} bash -c 'run_file "$@"' _ {} "$@"
+for file in $alone; do run_file "$file" "$@"; done
+
+passed=0; failed=0; bad=()
+for file in $shared $alone; do
+  key=$(printf '%s' "$file" | tr '/' '_')
+  code=$(cat "$results/$key.code" 2>/dev/null || echo 1)
+  summary=$(tail -n 1 "$results/$key.out" 2>/dev/null)
   p=$(printf '%s' "$summary" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
   f=$(printf '%s' "$summary" | grep -oE '[0-9]+ (failed|error)' | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
   if [ "$code" != 0 ]; then
-    bad+=("$file"); printf '%s\n' "$out" | tail -n 60
+    bad+=("$file"); echo "==> $file"; tail -n 60 "$results/$key.out"
     [ "${f:-0}" = 0 ] && failed=$((failed + 1))
   fi
 done
