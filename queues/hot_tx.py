@@ -133,7 +133,6 @@ class HotConnections:
         autocommit makes its own transaction: no BEGIN and COMMIT round trips.
         """
         conn, shared = self._get()
-        db: Any = conn.driver_connection
         cur = shared.cursor()
         explicit = not (self.pg and single_statement)
         try:
@@ -150,8 +149,10 @@ class HotConnections:
         except (psycopg.Error, sqlite3.Error):
             if self.pg:
                 self._drop(conn)
-            elif db.in_transaction:
-                db.execute("ROLLBACK")
+            else:  # (SQLAlchemy's `driver_connection` costs microseconds: only here)
+                db: Any = conn.driver_connection
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
             raise
 
     def close(self) -> None:
