@@ -13,21 +13,33 @@ else in Python. So:
 - ours / floor is what our Python costs on top.
 
 A target above floor / raw cannot be met without giving up a guarantee.
+
+Run by itself, it tries what writing less would buy on SQLite one at a time
+(finishing an item and claiming the next in one transaction; no secondary
+indexes), against raw SQL in the same run:
+
+    .venv/bin/python bench/ledger_floor.py [--items 20000] [--rounds 3]
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
 import hmac
 import json
 import os
+import sqlite3
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
 import queue_bench as qb
+from _bench_common import median
+from rich.console import Console
+from rich.table import Table
 
 from queues.engine import SQLITE_CHECKPOINT_PAGES
 from queues.postgres_store import CHANNEL
@@ -110,8 +122,9 @@ def _timed(count: int, step: Callable[[int], None]) -> float:
 
 
 # -- SQLite ---------------------------------------------------------------------------------
-def sqlite_one_at_a_time(bench: qb.Bench) -> float:
-    """Claim + complete one at a time, 1 worker: the store's two transactions."""
+def sqlite_one_at_a_time(bench: qb.Bench, *, fused: bool = False) -> float:
+    """Claim + complete one at a time, 1 worker: the store's two transactions, or with
+    `fused` one (finish an item and claim the next together)."""
     hot: Any = statements_for("sqlite")
     qb.preload(bench, "store", bench.config.items)
     conn = qb.sqlite_connect(bench.store_dsn)
@@ -122,14 +135,12 @@ def sqlite_one_at_a_time(bench: qb.Bench) -> float:
     queue_id = _queue_id(cur)
     worker = "floor-worker"
 
-    def step(_: int) -> None:
-        now = time.time()
-        cur.execute("BEGIN IMMEDIATE")
+    def claim(now: float) -> int | None:
         cur.execute(hot.claim, (worker, now + 300, now, now, queue_id, now, 1))
-        (item_id, *_rest), = cur.fetchall()
-        cur.execute("COMMIT")
-        done = time.time()
-        cur.execute("BEGIN IMMEDIATE")
+        rows = cur.fetchall()
+        return int(rows[0][0]) if rows else None
+
+    def finish(item_id: int, done: float) -> None:
         cur.execute(hot.done, (OUTPUT, done, done, item_id, worker))
         _, attempts, started, _ = cur.fetchone()
         cur.execute(hot.attempt, (item_id, attempts, worker, started, done, "done", None,
@@ -138,11 +149,41 @@ def sqlite_one_at_a_time(bench: qb.Bench) -> float:
                                  {"attempt": attempts})
         cur.execute(hot.chain_guard, guard)
         cur.execute(hot.audit_rows, (chain.chain_id, *row))
+
+    held: list[int | None] = [None]
+
+    def step(_: int) -> None:
+        if not fused or held[0] is None:
+            cur.execute("BEGIN IMMEDIATE")
+            held[0] = claim(time.time())
+            cur.execute("COMMIT")
+        item_id = held[0]
+        assert item_id is not None
+        cur.execute("BEGIN IMMEDIATE")
+        finish(item_id, time.time())
+        held[0] = claim(time.time()) if fused else None
         cur.execute("COMMIT")
     try:
         return _timed(bench.config.items, step)
     finally:
         conn.close()
+
+
+def drop_secondary_indexes(path: str) -> list[str]:
+    """Drop every index of the item, attempt and event tables but the claim's and the
+    unique ones (an experiment: the reads they serve become scans)."""
+    conn = sqlite3.connect(path)
+    try:
+        names = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND "
+            "tbl_name IN ('work_items', 'attempts', 'audit_events') "
+            "AND name <> 'ix_work_items_claim'")]
+        for name in names:
+            conn.execute(f'DROP INDEX "{name}"')
+        conn.commit()
+    finally:
+        conn.close()
+    return names
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------
@@ -230,3 +271,43 @@ def pg_one_at_a_time(bench: qb.Bench) -> float:
         return _timed(bench.config.items, step)
     finally:
         conn.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="What writing less would buy on SQLite, "
+                                     "one at a time: our SQL's variants against raw SQL.")
+    parser.add_argument("--items", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    config = qb.Config(items=args.items, status_items=0, latency_samples=0, repeat=1,
+                       max_seconds=60, engines=("sqlite",))
+    runs: dict[str, list[float]] = {}
+    dropped: list[str] = []
+    for _ in range(args.rounds):
+        with qb.scratch_bench("sqlite", config) as bench:
+            runs.setdefault("raw SQL", []).append(
+                qb.consume_once(bench, "baseline", qb.SCENARIOS[0]).value)
+            runs.setdefault("our SQL", []).append(sqlite_one_at_a_time(bench))
+            runs.setdefault("our SQL, finish + claim next in one transaction", []).append(
+                sqlite_one_at_a_time(bench, fused=True))
+        with qb.scratch_bench("sqlite", config) as bench:
+            dropped = drop_secondary_indexes(bench.store_dsn)
+            runs.setdefault("our SQL, no secondary indexes", []).append(
+                sqlite_one_at_a_time(bench))
+            runs.setdefault("our SQL, both", []).append(
+                sqlite_one_at_a_time(bench, fused=True))
+    raw = median(runs["raw SQL"])
+    table = Table(title=f"SQLite one at a time, 1 worker ({args.items:,} items, medians of "
+                  f"{args.rounds})", title_justify="left")
+    for name in ("contender", "items/s", "of raw"):
+        table.add_column(name, justify="left" if name == "contender" else "right")
+    for name, values in runs.items():
+        table.add_row(name, f"{median(values):,.0f}", f"{median(values) / raw:.2f}x")
+    console = Console(width=100)
+    console.print(table)
+    console.print(f"secondary indexes dropped: {', '.join(dropped)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
