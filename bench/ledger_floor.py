@@ -14,9 +14,10 @@ else in Python. So:
 
 A target above floor / raw cannot be met without giving up a guarantee.
 
-Run by itself, it tries what writing less would buy on SQLite one at a time
+Run by itself, it tries what writing less would buy: on SQLite one at a time
 (finishing an item and claiming the next in one transaction; no secondary
-indexes), against raw SQL in the same run:
+indexes), against raw SQL in the same run, and on a PostgreSQL bulk enqueue
+(no foreign key from items to their queue; no secondary indexes either):
 
     .venv/bin/python bench/ledger_floor.py [--items 20000] [--rounds 3]
 """
@@ -273,17 +274,10 @@ def pg_one_at_a_time(bench: qb.Bench) -> float:
         conn.close()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="What writing less would buy on SQLite, "
-                                     "one at a time: our SQL's variants against raw SQL.")
-    parser.add_argument("--items", type=int, default=20_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args(argv)
-    config = qb.Config(items=args.items, status_items=0, latency_samples=0, repeat=1,
-                       max_seconds=60, engines=("sqlite",))
+def _sqlite_variants(config: qb.Config, rounds: int) -> tuple[dict[str, list[float]], str]:
     runs: dict[str, list[float]] = {}
     dropped: list[str] = []
-    for _ in range(args.rounds):
+    for _ in range(rounds):
         with qb.scratch_bench("sqlite", config) as bench:
             runs.setdefault("raw SQL", []).append(
                 qb.consume_once(bench, "baseline", qb.SCENARIOS[0]).value)
@@ -296,16 +290,60 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sqlite_one_at_a_time(bench))
             runs.setdefault("our SQL, both", []).append(
                 sqlite_one_at_a_time(bench, fused=True))
-    raw = median(runs["raw SQL"])
-    table = Table(title=f"SQLite one at a time, 1 worker ({args.items:,} items, medians of "
-                  f"{args.rounds})", title_justify="left")
-    for name in ("contender", "items/s", "of raw"):
-        table.add_column(name, justify="left" if name == "contender" else "right")
-    for name, values in runs.items():
-        table.add_row(name, f"{median(values):,.0f}", f"{median(values) / raw:.2f}x")
+    return runs, f"secondary indexes dropped: {', '.join(dropped)}"
+
+
+def _pg_bulk_variants(config: qb.Config, rounds: int) -> tuple[dict[str, list[float]], str]:
+    runs: dict[str, list[float]] = {}
+    with qb.scratch_bench("postgres", config) as bench:
+        for _ in range(rounds):
+            runs.setdefault("our SQL", []).append(pg_bulk(bench))
+        with psycopg.connect(bench.store_dsn, autocommit=True) as conn:
+            conn.execute("ALTER TABLE work_items DROP CONSTRAINT work_items_queue_id_fkey")
+        for _ in range(rounds):
+            runs.setdefault("our SQL, no foreign key to the queue", []).append(pg_bulk(bench))
+        with psycopg.connect(bench.store_dsn, autocommit=True) as conn:
+            names = [r[0] for r in conn.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename IN ('work_items', "
+                "'audit_events') AND indexname NOT LIKE '%%pkey' AND indexname NOT LIKE "
+                "'uq_%%' AND indexname <> 'ix_work_items_claim'")]
+            for name in names:
+                conn.execute(f'DROP INDEX "{name}"')
+        for _ in range(rounds):
+            runs.setdefault("our SQL, no key, no secondary indexes", []).append(
+                pg_bulk(bench))
+    return runs, f"secondary indexes dropped: {', '.join(names)}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="What writing less would buy: our SQL's "
+                                     "variants, SQLite one at a time and PostgreSQL bulk.")
+    parser.add_argument("--items", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=("postgres", "sqlite"))
+    args = parser.parse_args(argv)
+    qb.use_trust(True)  # sealed-size payloads, as ours writes them
     console = Console(width=100)
-    console.print(table)
-    console.print(f"secondary indexes dropped: {', '.join(dropped)}")
+    for engine in ("sqlite", "postgres"):
+        if args.only not in (None, engine):
+            continue
+        config = qb.Config(items=args.items, status_items=0, latency_samples=0, repeat=1,
+                           max_seconds=60, engines=(engine,))
+        if engine == "sqlite":
+            runs, dropped = _sqlite_variants(config, args.rounds)
+            title, base = "SQLite one at a time, 1 worker", "raw SQL"
+        else:
+            runs, dropped = _pg_bulk_variants(config, args.rounds)
+            title, base = "PostgreSQL enqueue in calls of 1,000", "our SQL"
+        table = Table(title=f"{title} ({args.items:,} items, medians of {args.rounds})",
+                      title_justify="left")
+        for name in ("contender", "items/s", f"of {base}"):
+            table.add_column(name, justify="left" if name == "contender" else "right")
+        for name, values in runs.items():
+            table.add_row(name, f"{median(values):,.0f}",
+                          f"{median(values) / median(runs[base]):.2f}x")
+        console.print(table)
+        console.print(dropped)
     return 0
 
 
