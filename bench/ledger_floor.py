@@ -34,6 +34,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from typing import Any
 
 import psycopg
@@ -170,20 +171,23 @@ def sqlite_one_at_a_time(bench: qb.Bench, *, fused: bool = False) -> float:
         conn.close()
 
 
-def drop_secondary_indexes(path: str) -> list[str]:
-    """Drop every index of the item, attempt and event tables but the claim's and the
-    unique ones (an experiment: the reads they serve become scans)."""
-    conn = sqlite3.connect(path)
-    try:
-        names = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND "
-            "tbl_name IN ('work_items', 'attempts', 'audit_events') "
-            "AND name <> 'ix_work_items_claim'")]
-        for name in names:
-            conn.execute(f'DROP INDEX "{name}"')
-        conn.commit()
-    finally:
-        conn.close()
+# Every index of the item, attempt and event tables but the claim's and the unique ones.
+SQLITE_SECONDARY = (
+    "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND "
+    "tbl_name IN ('work_items', 'attempts', 'audit_events') "
+    "AND name <> 'ix_work_items_claim'")
+PG_SECONDARY = (
+    "SELECT indexname FROM pg_indexes WHERE tablename IN ('work_items', 'attempts', "
+    "'audit_events') AND indexname NOT LIKE '%pkey' AND indexname NOT LIKE 'uq_%' "
+    "AND indexname <> 'ix_work_items_claim'")
+
+
+def drop_secondary_indexes(conn: Any, listing: str) -> list[str]:
+    """Drop the indexes `listing` names (an experiment: the reads they serve become
+    scans); `conn` is a DBAPI connection of either database."""
+    names = [str(r[0]) for r in conn.execute(listing).fetchall()]
+    for name in names:
+        conn.execute(f'DROP INDEX "{name}"')
     return names
 
 
@@ -285,7 +289,9 @@ def _sqlite_variants(config: qb.Config, rounds: int) -> tuple[dict[str, list[flo
             runs.setdefault("our SQL, finish + claim next in one transaction", []).append(
                 sqlite_one_at_a_time(bench, fused=True))
         with qb.scratch_bench("sqlite", config) as bench:
-            dropped = drop_secondary_indexes(bench.store_dsn)
+            with closing(sqlite3.connect(bench.store_dsn)) as conn:
+                dropped = drop_secondary_indexes(conn, SQLITE_SECONDARY)
+                conn.commit()
             runs.setdefault("our SQL, no secondary indexes", []).append(
                 sqlite_one_at_a_time(bench))
             runs.setdefault("our SQL, both", []).append(
@@ -303,12 +309,7 @@ def _pg_bulk_variants(config: qb.Config, rounds: int) -> tuple[dict[str, list[fl
         for _ in range(rounds):
             runs.setdefault("our SQL, no foreign key to the queue", []).append(pg_bulk(bench))
         with psycopg.connect(bench.store_dsn, autocommit=True) as conn:
-            names = [r[0] for r in conn.execute(
-                "SELECT indexname FROM pg_indexes WHERE tablename IN ('work_items', "
-                "'audit_events') AND indexname NOT LIKE '%%pkey' AND indexname NOT LIKE "
-                "'uq_%%' AND indexname <> 'ix_work_items_claim'")]
-            for name in names:
-                conn.execute(f'DROP INDEX "{name}"')
+            names = drop_secondary_indexes(conn, PG_SECONDARY)
         for _ in range(rounds):
             runs.setdefault("our SQL, no key, no secondary indexes", []).append(
                 pg_bulk(bench))
