@@ -28,6 +28,21 @@ def register(store: SqlStore, **fields: object) -> None:
     store.upsert_process(config.to_spec(), actor="test")
 
 
+def with_items(store: SqlStore, count: int = 10, **fields: object) -> Clock:
+    """The process registered (breaker after 3) with `count` new items, on a test clock."""
+    store.clock = clock = Clock()
+    register(store, **fields)
+    store.enqueue("erp", [NewItem(f"r{i}", {"n": i}) for i in range(count)], actor="test")
+    return clock
+
+
+def fail_in_a_row(store: SqlStore, clock: Clock, times: int = 3) -> None:
+    """`times` application errors in a row, a second apart (3 trips the breaker)."""
+    for _ in range(times):
+        clock.now += 1
+        fail_next(store)
+
+
 def fail_next(store: SqlStore, worker: str = "w1") -> int:
     (item,) = store.claim("erp", worker)
     store.fail_application(item.id, worker, error_type="TimeoutError", message="no answer")
@@ -54,12 +69,8 @@ def attempts_spent(store: SqlStore) -> int:
 
 
 def test_errors_in_a_row_pause_the_process_and_spend_no_more_attempts(store: SqlStore) -> None:
-    store.clock = clock = Clock()
-    register(store)
-    store.enqueue("erp", [NewItem(f"r{i}", {"n": i}) for i in range(10)], actor="test")
-    for _ in range(3):
-        clock.now += 1
-        fail_next(store)
+    clock = with_items(store)
+    fail_in_a_row(store, clock)
     assert state(store) == (True, "open", 3)
     assert actions(store) == ["process.breaker_opened"]
     spent = attempts_spent(store)
@@ -72,9 +83,7 @@ def test_errors_in_a_row_pause_the_process_and_spend_no_more_attempts(store: Sql
 
 
 def test_a_success_between_failures_starts_the_count_again(store: SqlStore) -> None:
-    store.clock = clock = Clock()
-    register(store)
-    store.enqueue("erp", [NewItem(f"r{i}", {"n": i}) for i in range(10)], actor="test")
+    clock = with_items(store)
     for outcome in ("fail", "fail", "done", "fail", "fail", "business", "fail", "fail"):
         clock.now += 1
         if outcome == "fail":
@@ -90,12 +99,8 @@ def test_a_success_between_failures_starts_the_count_again(store: SqlStore) -> N
 
 
 def test_a_probe_after_the_cool_down_resumes_or_keeps_the_pause(store: SqlStore) -> None:
-    store.clock = clock = Clock()
-    register(store)
-    store.enqueue("erp", [NewItem(f"r{i}", {"n": i}) for i in range(10)], actor="test")
-    for _ in range(3):
-        clock.now += 1
-        fail_next(store)
+    clock = with_items(store)
+    fail_in_a_row(store, clock)
     clock.now += 30
     assert store.claim("erp", "w1") == []  # still cooling down
     clock.now += 31
@@ -117,22 +122,14 @@ def test_a_probe_after_the_cool_down_resumes_or_keeps_the_pause(store: SqlStore)
 
 
 def test_resume_closes_the_breaker(store: SqlStore) -> None:
-    store.clock = clock = Clock()
-    register(store)
-    store.enqueue("erp", [NewItem(f"r{i}", {"n": i}) for i in range(5)], actor="test")
-    for _ in range(3):
-        clock.now += 1
-        fail_next(store)
+    clock = with_items(store, 5)
+    fail_in_a_row(store, clock)
     store.set_paused("erp", False, actor="operator")
     assert state(store) == (False, "closed", 0)
     assert store.claim("erp", "w1")
 
 
 def test_a_breaker_switched_off_never_pauses(store: SqlStore) -> None:
-    store.clock = clock = Clock()
-    register(store, breaker={"enabled": False})
-    store.enqueue("erp", [NewItem(f"r{i}", {"n": i}) for i in range(8)], actor="test")
-    for _ in range(8):
-        clock.now += 1
-        fail_next(store)
+    clock = with_items(store, 8, breaker={"enabled": False})
+    fail_in_a_row(store, clock, 8)
     assert state(store)[:2] == (False, "closed")
