@@ -44,6 +44,7 @@ from rich.console import Console
 from rich.table import Table
 
 from queues.engine import SQLITE_CHECKPOINT_PAGES
+from queues.enqueue_events import enqueued_details
 from queues.postgres_store import CHANNEL
 from queues.statements import ITEM_COLS, statements_for
 
@@ -74,27 +75,23 @@ class Chain:
         return guard, row
 
 
+def _mark(cur: Any) -> str:
+    """The placeholder of the cursor's driver."""
+    return "%s" if isinstance(cur, psycopg.Cursor) else "?"
+
+
 def _chain(cur: Any, writer: str) -> Chain:
+    mark = _mark(cur)
     cur.execute("INSERT INTO audit_chains (writer, created_at, head_hash, length, keyed) "
-                "VALUES (%s, %s, '', 0, true) RETURNING id".replace(
-                    "%s", "%s" if isinstance(cur, psycopg.Cursor) else "?"),
-                (writer, time.time()))
+                f"VALUES ({mark}, {mark}, '', 0, true) RETURNING id", (writer, time.time()))
     return Chain(int(cur.fetchone()[0]))
 
 
 def _queue_id(cur: Any) -> int:
-    mark = "%s" if isinstance(cur, psycopg.Cursor) else "?"
+    mark = _mark(cur)
     cur.execute("SELECT q.id FROM queues q JOIN processes p ON p.id = q.process_id "
                 f"WHERE p.name = {mark}", (qb.PROCESS,))
     return int(cur.fetchone()[0])
-
-
-def enqueued_details(added: list[tuple[str, int]]) -> dict[str, Any]:
-    """An `items.enqueued` event's details, as `queues.enqueue_events` writes them."""
-    ids = [i for _, i in added]
-    digest = hashlib.sha256("\n".join(r for r, _ in added).encode()).hexdigest()
-    return {"count": len(ids), "first_id": min(ids), "last_id": max(ids),
-            "references_sha256": digest}
 
 
 def stored_payload(payload: dict[str, Any]) -> str:

@@ -30,11 +30,18 @@ def enqueued_event(make: Callable[..., AuditEvent], snap: Any, actor: str,
     chained like any other, so the batch is as tamper-evident; `item_id` is the
     first id, and `audit_events(item_id=...)` finds the batch of any item in it.
     """
+    details = enqueued_details(added, extra)
+    return make(snap, actor, "items.enqueued", now, item_id=details["first_id"],
+                details=details)
+
+
+def enqueued_details(added: Sequence[tuple[str, int]],
+                     extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An `items.enqueued` event's details: count, id range and the references' digest."""
     ids = [item_id for _, item_id in added]
     digest = hashlib.sha256("\n".join(ref for ref, _ in added).encode("utf-8")).hexdigest()
-    return make(snap, actor, "items.enqueued", now, item_id=min(ids),
-                details={**(extra or {}), "count": len(ids), "first_id": min(ids),
-                         "last_id": max(ids), "references_sha256": digest})
+    return {**(extra or {}), "count": len(ids), "first_id": min(ids), "last_id": max(ids),
+            "references_sha256": digest}
 
 
 def default_writer(purpose: str) -> str:
