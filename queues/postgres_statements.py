@@ -45,7 +45,7 @@ SQL_TYPE = {"queue_id": "int", "priority": "int", "deadline": "float8",
             "deadline_order": "float8", "due_at": "float8", "available_at": "float8",
             "status": "text", "attempts": "int", "attempt_limit": "int",
             "created_at": "float8", "updated_at": "float8"}
-_FLOAT_SHARED = tuple(SQL_TYPE[c] == "float8" for c in SHARED_COLS)
+_FLOAT_SHARED = tuple(ITEM_COLS.index(c) in ITEM_FLOATS for c in SHARED_COLS)
 
 
 def _typed_shared(values: tuple[Any, ...]) -> list[Any]:
