@@ -26,17 +26,20 @@ done
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 
+# Where a file's output and exit code are kept: $results/<path with / as _>.
+result_of() { printf '%s/%s' "$results" "$(printf '%s' "$1" | tr '/' '_')"; }
+
 # One file: its summary line on stdout, its exit code and full output kept for the tally.
 run_file() {
   local file=$1; shift
-  local key out code
-  key=$(printf '%s' "$file" | tr '/' '_')
+  local kept out code
+  kept=$(result_of "$file")
   out=$(.venv/bin/pytest "$file" -p no:randomly "$@" 2>&1); code=$?
-  printf '%s\n' "$out" > "$results/$key.out"
-  echo "$code" > "$results/$key.code"
+  printf '%s\n' "$out" > "$kept.out"
+  echo "$code" > "$kept.code"
   echo "$file: $(printf '%s\n' "$out" | tail -n 1)"
 }
-export -f run_file
+export -f result_of run_file
 export results
 
 shared=$(find tests -name 'test_*.py' ! -path 'tests/e2e/test_*' | sort)
@@ -46,14 +49,14 @@ for file in $alone; do run_file "$file" "$@"; done
 
 passed=0; failed=0; bad=()
 for file in $shared $alone; do
-  key=$(printf '%s' "$file" | tr '/' '_')
-  code=$(cat "$results/$key.code" 2>/dev/null || echo 1)
-  summary=$(tail -n 1 "$results/$key.out" 2>/dev/null)
+  kept=$(result_of "$file")
+  code=$(cat "$kept.code" 2>/dev/null || echo 1)
+  summary=$(tail -n 1 "$kept.out" 2>/dev/null)
   p=$(printf '%s' "$summary" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
   f=$(printf '%s' "$summary" | grep -oE '[0-9]+ (failed|error)' | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
   if [ "$code" != 0 ]; then
-    bad+=("$file"); echo "==> $file"; tail -n 60 "$results/$key.out"
+    bad+=("$file"); echo "==> $file"; tail -n 60 "$kept.out"
     [ "${f:-0}" = 0 ] && failed=$((failed + 1))
   fi
 done
