@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from queues.breaker import CLOSED, HALF_OPEN, OPEN, BreakerSettings, may_probe, tripped_alert
-from queues.chain import AuditEvent
 from queues.schema import processes, work_items
 from queues.snapshots import ProcessSnapshot
 from queues.sql_alert_store import raise_in
@@ -34,12 +33,6 @@ def _locked(conn: sa.Connection, process_id: int) -> sa.RowMapping:
                         .where(p.c.id == process_id).with_for_update()).mappings().one()
 
 
-def _event(store: SqlStoreCore, snap: ProcessSnapshot, action: str, now: float,
-           **details: Any) -> AuditEvent:
-    return AuditEvent(actor="system", action=action, ts=now, process=snap.name,
-                      owner=snap.owner, cost_centre=snap.cost_centre, details=details)
-
-
 def after_failure(store: SqlStoreCore, conn: sa.Connection, snap: ProcessSnapshot,
                   now: float) -> bool:
     """Count an application error; True when the breaker changed state (trip, re-open)."""
@@ -50,8 +43,8 @@ def after_failure(store: SqlStoreCore, conn: sa.Connection, snap: ProcessSnapsho
     if row["breaker_state"] == HALF_OPEN:  # the probe failed: another cool-down
         conn.execute(sa.update(p).where(p.c.id == snap.process_id).values(
             breaker_state=OPEN, breaker_opened_at=now, breaker_probe_at=None))
-        store._audit(conn, [_event(store, snap, "process.breaker_probe_failed", now,
-                                   cool_down_seconds=settings.cool_down)])
+        store._audit(conn, [store._event(snap, "system", "process.breaker_probe_failed", now,
+                                         details={"cool_down_seconds": settings.cool_down})])
         return True
     since = row["breaker_since"]
     fresh = since is None or conn.execute(
@@ -66,8 +59,8 @@ def after_failure(store: SqlStoreCore, conn: sa.Connection, snap: ProcessSnapsho
                       breaker_probe_at=None, updated_at=now)
     conn.execute(sa.update(p).where(p.c.id == snap.process_id).values(**values))
     if tripped:
-        store._audit(conn, [_event(store, snap, "process.breaker_opened", now,
-                                   failures=failures, cool_down_seconds=settings.cool_down)])
+        store._audit(conn, [store._event(snap, "system", "process.breaker_opened", now, details={
+            "failures": failures, "cool_down_seconds": settings.cool_down})])
         raise_in(conn, tripped_alert(snap.name, failures, settings.cool_down, now),
                  actor="system", now=now)
     return tripped
@@ -88,7 +81,8 @@ def take_probe(store: SqlStoreCore, conn: sa.Connection, snap: ProcessSnapshot, 
 
 def probe_claimed(store: SqlStoreCore, conn: sa.Connection, snap: ProcessSnapshot,
                   item_id: int, now: float) -> None:
-    store._audit(conn, [_event(store, snap, "process.breaker_probe", now, item=item_id)])
+    store._audit(conn, [store._event(snap, "system", "process.breaker_probe", now,
+                                     details={"item": item_id})])
 
 
 def close(store: SqlStoreCore, conn: sa.Connection, snap: ProcessSnapshot, now: float) -> bool:
@@ -97,5 +91,6 @@ def close(store: SqlStoreCore, conn: sa.Connection, snap: ProcessSnapshot, now: 
                                            p.c.breaker_state == HALF_OPEN)
                         .values(paused=False, updated_at=now, **RESET)).rowcount
     if done:
-        store._audit(conn, [_event(store, snap, "process.breaker_closed", now)])
+        store._audit(conn, [store._event(snap, "system", "process.breaker_closed", now,
+                                         details={})])
     return bool(done)
