@@ -39,7 +39,7 @@ from typing import Any
 
 import psycopg
 import queue_bench as qb
-from _bench_common import median
+from _bench_common import at_least, median
 from rich.console import Console
 from rich.table import Table
 
@@ -316,8 +316,8 @@ def _pg_bulk_variants(config: qb.Config, rounds: int) -> tuple[dict[str, list[fl
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="What writing less would buy: our SQL's "
                                      "variants, SQLite one at a time and PostgreSQL bulk.")
-    parser.add_argument("--items", type=int, default=20_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--items", type=at_least(qb.BULK_CHUNK), default=20_000)
+    parser.add_argument("--rounds", type=at_least(1), default=3)
     parser.add_argument("--only", choices=("postgres", "sqlite"))
     args = parser.parse_args(argv)
     qb.use_trust(True)  # sealed-size payloads, as ours writes them

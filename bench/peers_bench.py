@@ -56,7 +56,7 @@ from typing import Any
 
 import ledger_floor
 import queue_bench as qb
-from _bench_common import median, scratch_dir, scratch_postgres
+from _bench_common import at_least, median, scratch_dir, scratch_postgres, seconds
 from rich.console import Console
 from rich.table import Table
 
@@ -504,12 +504,12 @@ def table(figures: Figures, before: str | None) -> Table:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=20_000)
-    parser.add_argument("--one-items", type=int, default=5_000,
+    parser.add_argument("--items", type=at_least(qb.BULK_CHUNK), default=20_000)
+    parser.add_argument("--one-items", type=at_least(1), default=5_000,
                         help="items of the one-per-call enqueue runs")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--latency-samples", type=int, default=50)
-    parser.add_argument("--max-seconds", type=float, default=8.0)
+    parser.add_argument("--rounds", type=at_least(1), default=3)
+    parser.add_argument("--latency-samples", type=at_least(1), default=50)
+    parser.add_argument("--max-seconds", type=seconds, default=8.0)
     parser.add_argument("--only", choices=("postgres", "sqlite"))
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--no-trust", action="store_true",
@@ -525,6 +525,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.items, args.one_items, args.rounds, args.latency_samples = 2000, 500, 1, 10
+    if args.before is not None and subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"{args.before}^{{commit}}"],
+            cwd=ROOT, capture_output=True).returncode != 0:
+        parser.error(f"--before: {args.before!r} is not a commit of this repository")
     qb.use_trust(not args.no_trust)
     if args.single:
         return single(args.single, args)
